@@ -1,0 +1,42 @@
+# The front door: `make`, `make test`, `make demo`. Every target first installs
+# whatever Debian packages are missing (scripts/install-deps.sh is idempotent).
+
+PYTHON := /usr/bin/python3
+BUILD := build
+ASAN_BUILD := build-asan
+
+.PHONY: all deps build asan test test-unit test-integration demo format bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@ninja -C $(BUILD)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON >/dev/null
+	@ninja -C $(ASAN_BUILD)
+
+# Unit tests under both builds, then the integration tests (real KVM guests)
+# against the release build and the quick ones again against the sanitizer build.
+test: build asan
+	$(BUILD)/src/ferry_unit_tests --gtest_brief=1
+	$(ASAN_BUILD)/src/ferry_unit_tests --gtest_brief=1
+	FERRY_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/integration
+	FERRY_BUILD=$(ASAN_BUILD) FERRY_GUEST=$(BUILD)/guest/ferry-guest.elf \
+	  $(PYTHON) -m pytest -q -m sanitizer tests/integration
+
+demo: build
+	@scripts/demo.sh
+
+bench: build
+	@echo "benchmarks: see bench/README.md"
+
+format:
+	@find src guest tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

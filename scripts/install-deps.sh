@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ferry needs to build, test and benchmark.
+# Idempotent: only missing packages are installed, so every make target can call it.
+set -euo pipefail
+
+packages=(
+  build-essential g++ cmake ninja-build pkg-config clang-format
+  libgtest-dev
+  python3 python3-pytest
+  qemu-system-x86   # the yardstick in tests and benchmarks
+  iproute2          # network namespaces for network tests
+  xz-utils zstd     # unpacking Debian's kernel
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "ferry: installing missing packages: ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+  "${sudo_cmd[@]}" apt-get update
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi

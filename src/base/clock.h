@@ -13,6 +13,8 @@ inline int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-inline double NsToMs(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+inline double NsToMs(int64_t ns) {
+  return static_cast<double>(ns) / 1e6;
+}
 
 }  // namespace ferry

@@ -7,36 +7,52 @@ namespace ferry {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kPermissionDenied: return "permission denied";
-    case ErrorCode::kResourceExhausted: return "resource exhausted";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kFailedPrecondition: return "failed precondition";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kUnimplemented: return "unimplemented";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kPermissionDenied:
+      return "permission denied";
+    case ErrorCode::kResourceExhausted:
+      return "resource exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kFailedPrecondition:
+      return "failed precondition";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kUnimplemented:
+      return "unimplemented";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
 
 static ErrorCode CodeForErrno(int err) {
   switch (err) {
-    case ENOENT: return ErrorCode::kNotFound;
+    case ENOENT:
+      return ErrorCode::kNotFound;
     case EACCES:
-    case EPERM: return ErrorCode::kPermissionDenied;
+    case EPERM:
+      return ErrorCode::kPermissionDenied;
     case ENOMEM:
-    case ENOSPC: return ErrorCode::kResourceExhausted;
+    case ENOSPC:
+      return ErrorCode::kResourceExhausted;
     case EAGAIN:
     case EINTR:
     case ECONNREFUSED:
     case ECONNRESET:
-    case ETIMEDOUT: return ErrorCode::kUnavailable;
-    case EINVAL: return ErrorCode::kInvalidArgument;
+    case ETIMEDOUT:
+      return ErrorCode::kUnavailable;
+    case EINVAL:
+      return ErrorCode::kInvalidArgument;
     case EADDRINUSE:
     case EEXIST:
-    case EBUSY: return ErrorCode::kFailedPrecondition;
-    default: return ErrorCode::kInternal;
+    case EBUSY:
+      return ErrorCode::kFailedPrecondition;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
@@ -44,6 +60,8 @@ Error ErrnoError(const std::string& what, int err) {
   return Error(CodeForErrno(err), what + ": " + std::strerror(err));
 }
 
-Error ErrnoError(const std::string& what) { return ErrnoError(what, errno); }
+Error ErrnoError(const std::string& what) {
+  return ErrnoError(what, errno);
+}
 
 }  // namespace ferry

@@ -49,7 +49,7 @@ Error ErrnoError(const std::string& what);  // uses the current errno
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : state_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(state_); }
@@ -108,7 +108,9 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status OkStatus() { return {}; }
+inline Status OkStatus() {
+  return {};
+}
 
 }  // namespace ferry
 
@@ -116,25 +118,25 @@ inline Status OkStatus() { return {}; }
 #define FERRY_CONCAT(a, b) FERRY_CONCAT_INNER(a, b)
 
 // Returns the error of a Result/Status expression from the enclosing function.
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    auto ferry_status_ = (expr);                   \
-    if (!ferry_status_.ok()) {                     \
-      return std::move(ferry_status_).error();     \
-    }                                              \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    auto ferry_status_ = (expr);               \
+    if (!ferry_status_.ok()) {                 \
+      return std::move(ferry_status_).error(); \
+    }                                          \
   } while (0)
 
 // Like RETURN_IF_ERROR, adding what the caller was doing to the message.
-#define RETURN_IF_ERROR_CTX(expr, context)                             \
-  do {                                                                 \
-    auto ferry_status_ = (expr);                                       \
-    if (!ferry_status_.ok()) {                                         \
-      return std::move(ferry_status_).error().WithContext(context);    \
-    }                                                                  \
+#define RETURN_IF_ERROR_CTX(expr, context)                          \
+  do {                                                              \
+    auto ferry_status_ = (expr);                                    \
+    if (!ferry_status_.ok()) {                                      \
+      return std::move(ferry_status_).error().WithContext(context); \
+    }                                                               \
   } while (0)
 
-#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)  \
-  auto tmp = (expr);                           \
+#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)   \
+  auto tmp = (expr);                            \
   if (!tmp.ok()) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()
 

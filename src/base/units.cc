@@ -38,16 +38,27 @@ Result<uint64_t> ParseSize(std::string_view text, uint64_t default_unit) {
     if (rest != "" && rest != "B" && rest != "iB") letter = '?';
     switch (letter) {
       case 'B':
-      case 'b': unit = rest.empty() ? 1 : 0; break;
+      case 'b':
+        unit = rest.empty() ? 1 : 0;
+        break;
       case 'K':
-      case 'k': unit = kKiB; break;
+      case 'k':
+        unit = kKiB;
+        break;
       case 'M':
-      case 'm': unit = kMiB; break;
+      case 'm':
+        unit = kMiB;
+        break;
       case 'G':
-      case 'g': unit = kGiB; break;
+      case 'g':
+        unit = kGiB;
+        break;
       case 'T':
-      case 't': unit = 1024 * kGiB; break;
-      default: unit = 0;
+      case 't':
+        unit = 1024 * kGiB;
+        break;
+      default:
+        unit = 0;
     }
     if (unit == 0) {
       return Error(ErrorCode::kInvalidArgument,

@@ -1,0 +1,44 @@
+// The per-VM control socket: JSON over a UNIX stream socket, one request and
+// one reply per line (docs/control-protocol.md).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/fd.h"
+#include "base/json.h"
+#include "base/result.h"
+
+namespace ferry {
+
+class ApiHandler {
+ public:
+  virtual ~ApiHandler() = default;
+  // Returns the reply object for one request object.
+  virtual Json Handle(const Json& request) = 0;
+};
+
+class ApiServer {
+ public:
+  // Binds `path` (refusing one that a live VMM answers on) and serves on a thread.
+  static Result<std::unique_ptr<ApiServer>> Start(const std::string& path, ApiHandler* handler);
+  ~ApiServer();  // stops serving and removes the socket file
+
+ private:
+  ApiServer(std::string path, Fd listener, Fd wakeup, ApiHandler* handler);
+  void Serve();
+  void ServeClient(int fd);
+
+  std::string path_;
+  Fd listener_;
+  Fd wakeup_;  // eventfd: tells the serving thread to end
+  ApiHandler* handler_;
+  std::thread thread_;
+};
+
+// Replies with {"ok":false,"error":message}.
+Json ErrorReply(const std::string& message);
+
+}  // namespace ferry

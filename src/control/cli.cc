@@ -1,0 +1,42 @@
+#include "control/cli.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "control/commands.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kUsage = R"(usage: ferry <command> [options]
+
+commands:
+  run       boot a VM in the foreground            (ferry run --help)
+  status    show a running VM's state              (ferry status --api PATH)
+  pause     stop a VM's vCPUs                      (ferry pause --api PATH)
+  resume    let a paused VM run again              (ferry resume --api PATH)
+  stop      end a VM                               (ferry stop --api PATH)
+
+Documentation: docs/ in the source tree.
+)";
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  std::span<char* const> rest(argv + 2, static_cast<size_t>(argc - 2));
+  if (command == "run") return RunCommand(rest);
+  if (command == "status") return StatusCommand(rest);
+  if (command == "pause" || command == "resume" || command == "stop") {
+    return SimpleControlCommand(argv[1], rest);
+  }
+  std::fprintf(stderr, "ferry: unknown command '%s' (see ferry --help)\n", command.c_str());
+  return 2;
+}
+
+}  // namespace ferry

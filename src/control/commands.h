@@ -1,0 +1,13 @@
+// One function per `ferry` subcommand; each returns the process exit status.
+#pragma once
+
+#include <span>
+
+namespace ferry {
+
+int RunCommand(std::span<char* const> args);
+int StatusCommand(std::span<char* const> args);
+// pause, resume and stop: `verb` is the control-protocol command.
+int SimpleControlCommand(const char* verb, std::span<char* const> args);
+
+}  // namespace ferry

@@ -1,0 +1,51 @@
+#include "kvm/vm.h"
+
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+namespace ferry {
+
+Status Vm::SetUserMemoryRegion(uint32_t slot, uint32_t flags, uint64_t guest_phys_addr,
+                               uint64_t size, void* host_addr) {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;
+  region.flags = flags;
+  region.guest_phys_addr = guest_phys_addr;
+  region.memory_size = size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(host_addr);
+  if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+    return ErrnoError("KVM_SET_USER_MEMORY_REGION slot " + std::to_string(slot));
+  }
+  return OkStatus();
+}
+
+Status Vm::CreateIrqchipAndPit() {
+  if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) return ErrnoError("KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  if (::ioctl(fd_.get(), KVM_CREATE_PIT2, &pit) < 0) return ErrnoError("KVM_CREATE_PIT2");
+  return OkStatus();
+}
+
+Status Vm::SetTssAddress(uint64_t address) {
+  if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, address) < 0) return ErrnoError("KVM_SET_TSS_ADDR");
+  return OkStatus();
+}
+
+Status Vm::SetIdentityMapAddress(uint64_t address) {
+  if (::ioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &address) < 0) {
+    return ErrnoError("KVM_SET_IDENTITY_MAP_ADDR");
+  }
+  return OkStatus();
+}
+
+Result<Vcpu> Vm::CreateVcpu(uint32_t id) {
+  int raw = ::ioctl(fd_.get(), KVM_CREATE_VCPU, id);
+  if (raw < 0) return ErrnoError("KVM_CREATE_VCPU " + std::to_string(id));
+  Fd fd(raw);
+  ASSIGN_OR_RETURN(Mapping run,
+                   Mapping::File(fd.get(), vcpu_mmap_size_, 0, PROT_READ | PROT_WRITE, MAP_SHARED));
+  return Vcpu(id, std::move(fd), std::move(run));
+}
+
+}  // namespace ferry

@@ -1,0 +1,90 @@
+#include "machine/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "base/units.h"
+#include "machine/layout.h"
+
+namespace ferry {
+
+Result<uint64_t> HostMemoryBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:") return kib * kKiB;
+  }
+  return Error(ErrorCode::kInternal, "cannot read MemTotal from /proc/meminfo");
+}
+
+Result<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
+  constexpr uint64_t kMinimum = 16 * kMiB;
+  constexpr uint64_t kGranule = 2 * kMiB;
+  if (ram_bytes < kMinimum) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--memory " + FormatSize(ram_bytes) + " is too small: give at least 16M");
+  }
+  if (ram_bytes % kGranule != 0) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--memory " + FormatSize(ram_bytes) + " is not a multiple of 2 MiB");
+  }
+  ASSIGN_OR_RETURN(uint64_t host_bytes, HostMemoryBytes());
+  if (ram_bytes > host_bytes) {
+    return Error(ErrorCode::kResourceExhausted,
+                 "--memory " + FormatSize(ram_bytes) + " is more than this host's " +
+                     FormatSize(host_bytes) + " of RAM: ask for less");
+  }
+  ASSIGN_OR_RETURN(Mapping mapping, Mapping::Anonymous(ram_bytes));
+  // Guest RAM is never worth putting in a core dump.
+  ::madvise(mapping.data(), ram_bytes, MADV_DONTDUMP);
+
+  std::vector<MemoryRegion> regions;
+  uint64_t low = std::min(ram_bytes, layout::kMmioHoleStart);
+  regions.push_back({0, low, mapping.data()});
+  if (ram_bytes > low) {
+    regions.push_back({layout::kMmioHoleEnd, ram_bytes - low, mapping.data() + low});
+  }
+  return GuestMemory(std::move(mapping), ram_bytes, std::move(regions));
+}
+
+Result<uint8_t*> GuestMemory::Translate(uint64_t gpa, uint64_t len) const {
+  for (const MemoryRegion& region : regions_) {
+    if (gpa >= region.guest_addr && gpa - region.guest_addr <= region.size &&
+        len <= region.size - (gpa - region.guest_addr)) {
+      return region.host + (gpa - region.guest_addr);
+    }
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "guest range 0x%llx+0x%llx is not RAM",
+                static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(len));
+  return Error(ErrorCode::kInvalidArgument, buf);
+}
+
+Status GuestMemory::Write(uint64_t gpa, std::span<const uint8_t> bytes) {
+  ASSIGN_OR_RETURN(uint8_t * host, Translate(gpa, bytes.size()));
+  std::memcpy(host, bytes.data(), bytes.size());
+  return OkStatus();
+}
+
+Status GuestMemory::Fill(uint64_t gpa, uint8_t value, uint64_t len) {
+  ASSIGN_OR_RETURN(uint8_t * host, Translate(gpa, len));
+  std::memset(host, value, len);
+  return OkStatus();
+}
+
+Status GuestMemory::RegisterWith(Vm& vm, uint32_t flags) const {
+  for (size_t slot = 0; slot < regions_.size(); ++slot) {
+    const MemoryRegion& region = regions_[slot];
+    RETURN_IF_ERROR(vm.SetUserMemoryRegion(static_cast<uint32_t>(slot), flags, region.guest_addr,
+                                           region.size, region.host));
+  }
+  return OkStatus();
+}
+
+}  // namespace ferry

@@ -1,0 +1,54 @@
+// The guest's RAM: one host mapping, presented to KVM as up to two slots around
+// the 32-bit MMIO hole. Every access by guest-physical address is bounds-checked.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "base/mapping.h"
+#include "base/result.h"
+#include "kvm/vm.h"
+
+namespace ferry {
+
+struct MemoryRegion {
+  uint64_t guest_addr;
+  uint64_t size;
+  uint8_t* host;
+};
+
+class GuestMemory {
+ public:
+  // Reserves `ram_bytes` (a multiple of 2 MiB, at least 16 MiB) without committing it.
+  // Refuses more than the host has: a guest that can never be backed is a mistake.
+  static Result<GuestMemory> Create(uint64_t ram_bytes);
+
+  uint64_t ram_bytes() const { return ram_bytes_; }
+  const std::vector<MemoryRegion>& regions() const { return regions_; }
+
+  // A host pointer for [gpa, gpa+len), which must lie within one RAM region.
+  Result<uint8_t*> Translate(uint64_t gpa, uint64_t len) const;
+  Status Write(uint64_t gpa, std::span<const uint8_t> bytes);
+  Status Fill(uint64_t gpa, uint8_t value, uint64_t len);
+  template <typename T>
+  Status WriteObject(uint64_t gpa, const T& object) {
+    return Write(gpa, {reinterpret_cast<const uint8_t*>(&object), sizeof(T)});
+  }
+
+  // Registers every region with KVM as slots 0..n-1 with the given flags.
+  Status RegisterWith(Vm& vm, uint32_t flags) const;
+
+ private:
+  GuestMemory(Mapping mapping, uint64_t ram_bytes, std::vector<MemoryRegion> regions)
+      : mapping_(std::move(mapping)), ram_bytes_(ram_bytes), regions_(std::move(regions)) {}
+  Mapping mapping_;
+  uint64_t ram_bytes_;
+  std::vector<MemoryRegion> regions_;
+};
+
+// Total RAM of this host from /proc/meminfo, in bytes.
+Result<uint64_t> HostMemoryBytes();
+
+}  // namespace ferry

@@ -1,0 +1,64 @@
+// Coordinates the vCPU threads with the control side: run, pause (every vCPU
+// parked outside KVM_RUN), resume, stop. A vCPU inside KVM_RUN is kicked out
+// with immediate_exit plus a signal, the race-free pattern KVM documents.
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "machine/stop_reason.h"
+
+namespace ferry {
+
+class RunGate {
+ public:
+  explicit RunGate(std::vector<kvm_run*> runs);
+
+  // --- vCPU thread side ---
+  // Called once by each vCPU thread before its first CheckIn.
+  void Attach(size_t index);
+  // Returns true when the vCPU may enter KVM_RUN; blocks while paused; false
+  // once the VM is stopping (the thread then leaves its loop).
+  bool CheckIn(size_t index);
+  void Detach(size_t index);
+
+  // --- control side ---
+  // Returns once every vCPU is parked (or gone). Idempotent.
+  void Pause();
+  void Resume();
+  // Records the first reason and makes every vCPU leave. Safe from any thread.
+  void Stop(StopReason reason);
+  bool stopping() const { return mode_.load() == Mode::kStop; }
+  // Blocks until Stop() has been called and every vCPU thread has detached.
+  StopReason WaitUntilStopped();
+  std::optional<StopReason> stop_reason() const;
+
+ private:
+  enum class Mode { kRun, kPause, kStop };
+  struct Slot {
+    kvm_run* run;
+    pthread_t thread{};
+    bool attached = false;
+    bool parked = false;
+    bool detached = false;
+  };
+  void KickAllLocked();
+  bool AllParkedLocked() const;
+
+  std::atomic<Mode> mode_{Mode::kRun};
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<Slot> slots_;
+  std::optional<StopReason> reason_;
+};
+
+// Installs the no-op handler for the signal that kicks vCPUs out of KVM_RUN.
+void InstallVcpuKickHandler();
+
+}  // namespace ferry

@@ -1,0 +1,81 @@
+// One running VM: KVM objects, guest memory, vCPU threads, devices and buses,
+// and its lifecycle. The composition root below the control plane.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/result.h"
+#include "devices/console.h"
+#include "devices/exit_port.h"
+#include "devices/serial.h"
+#include "kvm/kvm.h"
+#include "machine/guest_memory.h"
+#include "machine/io_bus.h"
+#include "machine/run_gate.h"
+#include "vm/vm_state.h"
+
+namespace ferry {
+
+struct VmConfig {
+  std::string kernel;
+  std::string cmdline;
+  uint64_t memory_bytes = 512ull << 20;
+  uint32_t cpus = 1;
+  std::string console = "stdio";
+};
+
+struct VmInfo {
+  VmState state;
+  uint32_t cpus;
+  uint64_t memory_bytes;
+  int64_t uptime_ms;
+  int pid;
+};
+
+class VirtualMachine {
+ public:
+  // Checks the configuration, creates the VM and loads the kernel. Nothing runs yet.
+  static Result<std::unique_ptr<VirtualMachine>> Create(const VmConfig& config);
+  ~VirtualMachine();
+  VirtualMachine(const VirtualMachine&) = delete;
+  VirtualMachine& operator=(const VirtualMachine&) = delete;
+
+  Status Start();
+  Status Pause();
+  Status Resume();
+  // Ends the VM for `reason` (first reason wins); Wait() then returns it.
+  void RequestStop(StopReason reason);
+  // Blocks until the VM has stopped and every vCPU thread has ended.
+  StopReason Wait();
+
+  VmInfo Info() const;
+
+ private:
+  VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
+  Status CreateVcpus();
+  Status WireDevices();
+
+  VmConfig config_;
+  Kvm kvm_;
+  Vm vm_;
+  GuestMemory memory_;
+  ConsoleSink console_;
+  Serial serial_;
+  ExitPort exit_port_;
+  IoBus ports_{"port I/O"};
+  IoBus mmio_{"MMIO"};
+  std::vector<Vcpu> vcpus_;
+  std::unique_ptr<RunGate> gate_;
+  std::vector<std::thread> threads_;
+
+  mutable std::mutex state_mu_;  // guards state_ transitions
+  VmState state_ = VmState::kCreated;
+  int64_t started_ns_ = 0;
+};
+
+}  // namespace ferry

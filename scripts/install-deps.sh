@@ -9,7 +9,7 @@ packages=(
   python3 python3-pytest
   qemu-system-x86   # the yardstick in tests and benchmarks
   iproute2          # network namespaces for network tests
-  xz-utils zstd     # unpacking Debian's kernel
+  xz-utils zstd lz4 # unpacking Debian's kernel
 )
 
 missing=()

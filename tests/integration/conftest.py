@@ -1,0 +1,140 @@
+"""Shared fixtures for the integration tests: they boot real guests on KVM.
+
+FERRY_BUILD selects the build directory whose `ferry` is tested (default
+`build`); FERRY_GUEST overrides the guest kit file (the sanitizer run uses the
+release build's guest).
+"""
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUILD = ROOT / os.environ.get("FERRY_BUILD", "build")
+FERRY = BUILD / "src" / "ferry"
+GUEST = pathlib.Path(os.environ.get("FERRY_GUEST", BUILD / "guest" / "ferry-guest.elf"))
+if not GUEST.is_absolute():
+    GUEST = ROOT / GUEST
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sanitizer: also run against the ASan+UBSan build")
+    config.addinivalue_line("markers", "slow: boots Linux or takes many seconds")
+
+
+class Guest:
+    """A running `ferry run` (or QEMU) process whose console lines are timestamped."""
+
+    def __init__(self, argv, env=None):
+        self.argv = argv
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        self.lines = []  # (monotonic time, text)
+        self.stderr = ""
+        self._cond = threading.Condition()
+        self._out = threading.Thread(target=self._read_stdout, daemon=True)
+        self._err = threading.Thread(target=self._read_stderr, daemon=True)
+        self._out.start()
+        self._err.start()
+
+    def _read_stdout(self):
+        for raw in self.proc.stdout:
+            now = time.monotonic()
+            with self._cond:
+                self.lines.append((now, raw.decode(errors="replace").rstrip("\r\n")))
+                self._cond.notify_all()
+
+    def _read_stderr(self):
+        self.stderr = self.proc.stderr.read().decode(errors="replace")
+
+    def wait_for(self, pattern, timeout=20):
+        """Returns the first match of `pattern` in a console line, waiting for it."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = 0
+            while True:
+                for _, text in self.lines[seen:]:
+                    m = regex.search(text)
+                    if m:
+                        return m
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._out.is_alive()):
+                    raise AssertionError(
+                        f"no line matching {pattern!r} within {timeout}s; output:\n"
+                        + self.text()[-3000:] + "\nstderr:\n" + self.stderr)
+                self._cond.wait(min(left, 0.1))
+
+    def wait(self, timeout=60):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.argv[0]} did not exit within {timeout}s:\n" + self.text()[-2000:])
+        self._out.join(5)
+        self._err.join(5)
+        return rc
+
+    def text(self):
+        with self._cond:
+            return "\n".join(t for _, t in self.lines)
+
+    def matching(self, pattern):
+        regex = re.compile(pattern)
+        with self._cond:
+            return [(ts, regex.search(t)) for ts, t in self.lines if regex.search(t)]
+
+    def signal(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def ferry_bin():
+    if not FERRY.exists():
+        pytest.fail(f"{FERRY} is not built (run make)")
+    return FERRY
+
+
+@pytest.fixture
+def guest_elf():
+    if not GUEST.exists():
+        pytest.fail(f"{GUEST} is not built (run make)")
+    return GUEST
+
+
+@pytest.fixture
+def run_vm(ferry_bin, guest_elf):
+    """run_vm("dirtier --size 64M", cpus=2, api=path) starts the guest kit under ferry."""
+    started = []
+
+    def start(cmdline, cpus=1, memory="256M", api=None, kernel=None, extra=()):
+        argv = [str(ferry_bin), "run", "--kernel", str(kernel or guest_elf),
+                "--cmdline", cmdline, "--memory", memory, "--cpus", str(cpus)]
+        if api:
+            argv += ["--api", str(api)]
+        argv += list(extra)
+        g = Guest(argv)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.kill()
+
+
+def ferry(*args, timeout=30):
+    """Runs a short ferry command and returns the CompletedProcess."""
+    return subprocess.run([str(FERRY), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)

@@ -33,6 +33,19 @@ class Vcpu {
   Result<kvm_mp_state> GetMpState() const;
   Result<kvm_lapic_state> GetLapic() const;
   Status SetLapic(const kvm_lapic_state& lapic);
+  Status SetMpState(const kvm_mp_state& state);
+  Result<kvm_fpu> GetFpu() const;
+  Result<std::vector<uint8_t>> GetXsave() const;  // the 4 KiB legacy KVM_GET_XSAVE area
+  Status SetXsave(const std::vector<uint8_t>& area);
+  Result<kvm_xcrs> GetXcrs() const;
+  Status SetXcrs(const kvm_xcrs& xcrs);
+  Result<kvm_vcpu_events> GetEvents() const;
+  Status SetEvents(const kvm_vcpu_events& events);
+  Result<kvm_debugregs> GetDebugRegs() const;
+  Status SetDebugRegs(const kvm_debugregs& regs);
+  Result<std::vector<kvm_cpuid_entry2>> GetCpuid() const;
+  // Reads the given MSRs; MSRs KVM cannot read are left out of the result.
+  Result<std::vector<kvm_msr_entry>> GetMsrs(const std::vector<uint32_t>& indices) const;
 
  private:
   uint32_t id_;

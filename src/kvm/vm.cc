@@ -48,4 +48,38 @@ Result<Vcpu> Vm::CreateVcpu(uint32_t id) {
   return Vcpu(id, std::move(fd), std::move(run));
 }
 
+Result<kvm_irqchip> Vm::GetIrqchip(uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  if (::ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip) < 0) return ErrnoError("KVM_GET_IRQCHIP");
+  return chip;
+}
+
+Status Vm::SetIrqchip(const kvm_irqchip& chip) {
+  if (::ioctl(fd_.get(), KVM_SET_IRQCHIP, &chip) < 0) return ErrnoError("KVM_SET_IRQCHIP");
+  return OkStatus();
+}
+
+Result<kvm_pit_state2> Vm::GetPit() const {
+  kvm_pit_state2 pit{};
+  if (::ioctl(fd_.get(), KVM_GET_PIT2, &pit) < 0) return ErrnoError("KVM_GET_PIT2");
+  return pit;
+}
+
+Status Vm::SetPit(const kvm_pit_state2& pit) {
+  if (::ioctl(fd_.get(), KVM_SET_PIT2, &pit) < 0) return ErrnoError("KVM_SET_PIT2");
+  return OkStatus();
+}
+
+Result<kvm_clock_data> Vm::GetClock() const {
+  kvm_clock_data clock{};
+  if (::ioctl(fd_.get(), KVM_GET_CLOCK, &clock) < 0) return ErrnoError("KVM_GET_CLOCK");
+  return clock;
+}
+
+Status Vm::SetClock(const kvm_clock_data& clock) {
+  if (::ioctl(fd_.get(), KVM_SET_CLOCK, &clock) < 0) return ErrnoError("KVM_SET_CLOCK");
+  return OkStatus();
+}
+
 }  // namespace ferry

@@ -25,6 +25,14 @@ class Vm {
   Status SetIdentityMapAddress(uint64_t address);
   Result<Vcpu> CreateVcpu(uint32_t id);
 
+  // VM-wide device state of the in-kernel chips and the clock.
+  Result<kvm_irqchip> GetIrqchip(uint32_t chip_id) const;  // KVM_IRQCHIP_PIC_MASTER/SLAVE/IOAPIC
+  Status SetIrqchip(const kvm_irqchip& chip);
+  Result<kvm_pit_state2> GetPit() const;
+  Status SetPit(const kvm_pit_state2& pit);
+  Result<kvm_clock_data> GetClock() const;
+  Status SetClock(const kvm_clock_data& clock);
+
   int fd() const { return fd_.get(); }
 
  private:

@@ -1,0 +1,105 @@
+#include "state/stream.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/crc32c.h"
+
+namespace ferry::state {
+
+Status FdSink::WriteGather(std::span<const iovec> pieces) {
+  std::vector<iovec> left(pieces.begin(), pieces.end());
+  size_t first = 0;
+  while (first < left.size()) {
+    int count = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
+    ssize_t n = ::writev(fd_, &left[first], count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("write");
+    }
+    bytes_written_ += static_cast<uint64_t>(n);
+    size_t done = static_cast<size_t>(n);
+    while (first < left.size() && done >= left[first].iov_len) {
+      done -= left[first].iov_len;
+      ++first;
+    }
+    if (first < left.size()) {
+      left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + done;
+      left[first].iov_len -= done;
+    }
+  }
+  return OkStatus();
+}
+
+Status FdSource::ReadExact(std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd_, out.data() + done, out.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read");
+    }
+    if (n == 0) {
+      return Error(ErrorCode::kCorrupt,
+                   "input ends early (truncated after " + std::to_string(bytes_read_) + " bytes)");
+    }
+    done += static_cast<size_t>(n);
+    bytes_read_ += static_cast<uint64_t>(n);
+  }
+  return OkStatus();
+}
+
+Status SectionWriter::WriteFileHeader() {
+  auto header = EncodeFileHeader();
+  return sink_.Write(header);
+}
+
+Status SectionWriter::Write(SectionType type, uint16_t instance, std::span<const uint8_t> payload) {
+  iovec piece{const_cast<uint8_t*>(payload.data()), payload.size()};
+  return WriteGather(type, instance, {&piece, payload.empty() ? 0u : 1u});
+}
+
+Status SectionWriter::WriteGather(SectionType type, uint16_t instance,
+                                  std::span<const iovec> pieces) {
+  const SectionKind* kind = FindSectionKind(static_cast<uint32_t>(type));
+  SectionHeader header{static_cast<uint32_t>(type), kind->version, instance, 0, 0};
+  for (const iovec& piece : pieces) header.length += piece.iov_len;
+  uint32_t crc = SectionHeaderCrc(header);
+  for (const iovec& piece : pieces) {
+    crc = Crc32c({static_cast<const uint8_t*>(piece.iov_base), piece.iov_len}, crc);
+  }
+  header.crc = crc;
+  auto encoded = EncodeSectionHeader(header);
+  std::vector<iovec> all;
+  all.reserve(pieces.size() + 1);
+  all.push_back({encoded.data(), encoded.size()});
+  all.insert(all.end(), pieces.begin(), pieces.end());
+  return sink_.WriteGather(all);
+}
+
+Status SectionReader::ReadFileHeader() {
+  std::array<uint8_t, kFileHeaderSize> bytes;
+  RETURN_IF_ERROR_CTX(source_.ReadExact(bytes), "reading the state header");
+  return CheckFileHeader(bytes);
+}
+
+Result<Section> SectionReader::Next() {
+  std::array<uint8_t, kSectionHeaderSize> bytes;
+  RETURN_IF_ERROR_CTX(source_.ReadExact(bytes), "reading a section header");
+  Section section{DecodeSectionHeader(bytes), {}};
+  RETURN_IF_ERROR(CheckSectionHeader(section.header));
+  section.payload.resize(section.header.length);
+  RETURN_IF_ERROR_CTX(source_.ReadExact(section.payload),
+                      "reading section '" + section.name() + "'");
+  uint32_t crc = Crc32c(section.payload, SectionHeaderCrc(section.header));
+  if (crc != section.header.crc) {
+    return Error(ErrorCode::kCorrupt, "section '" + section.name() + "' (instance " +
+                                          std::to_string(section.header.instance) +
+                                          ") is corrupt: CRC mismatch");
+  }
+  return section;
+}
+
+}  // namespace ferry::state

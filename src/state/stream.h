@@ -1,0 +1,87 @@
+// Reading and writing sections over any byte stream: a file, a socket.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/result.h"
+#include "state/format.h"
+
+namespace ferry::state {
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  // Writes every byte of every piece, in order.
+  virtual Status WriteGather(std::span<const iovec> pieces) = 0;
+  Status Write(std::span<const uint8_t> bytes) {
+    iovec piece{const_cast<uint8_t*>(bytes.data()), bytes.size()};
+    return WriteGather({&piece, 1});
+  }
+};
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Fills `out` completely; a stream that ends first is an error (truncated input).
+  virtual Status ReadExact(std::span<uint8_t> out) = 0;
+};
+
+// A sink/source over a file descriptor the caller owns (file or socket).
+class FdSink final : public ByteSink {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  Status WriteGather(std::span<const iovec> pieces) override;
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  int fd_;
+  uint64_t bytes_written_ = 0;
+};
+
+class FdSource final : public ByteSource {
+ public:
+  explicit FdSource(int fd) : fd_(fd) {}
+  Status ReadExact(std::span<uint8_t> out) override;
+  uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  int fd_;
+  uint64_t bytes_read_ = 0;
+};
+
+class SectionWriter {
+ public:
+  explicit SectionWriter(ByteSink& sink) : sink_(sink) {}
+  Status WriteFileHeader();
+  Status Write(SectionType type, uint16_t instance, std::span<const uint8_t> payload);
+  // A section whose payload is the concatenation of `pieces` (no copy is made).
+  Status WriteGather(SectionType type, uint16_t instance, std::span<const iovec> pieces);
+  Status WriteEnd() { return Write(SectionType::kEnd, 0, {}); }
+
+ private:
+  ByteSink& sink_;
+};
+
+struct Section {
+  SectionHeader header;
+  std::vector<uint8_t> payload;
+  std::string name() const { return SectionName(header.type); }
+};
+
+class SectionReader {
+ public:
+  explicit SectionReader(ByteSource& source) : source_(source) {}
+  Status ReadFileHeader();
+  // The next section, its header and CRC checked. An End section comes back
+  // like any other; the caller stops there.
+  Result<Section> Next();
+
+ private:
+  ByteSource& source_;
+};
+
+}  // namespace ferry::state

@@ -13,6 +13,13 @@ inline int64_t MonotonicNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// CLOCK_REALTIME in nanoseconds: only for carrying guest time across hosts.
+inline int64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
 inline double NsToMs(int64_t ns) {
   return static_cast<double>(ns) / 1e6;
 }

@@ -17,6 +17,8 @@ commands:
   pause     stop a VM's vCPUs                      (ferry pause --api PATH)
   resume    let a paused VM run again              (ferry resume --api PATH)
   stop      end a VM                               (ferry stop --api PATH)
+  snapshot  save a VM to a directory               (ferry snapshot --api PATH --out DIR)
+  restore   run a VM from a snapshot               (ferry restore DIR)
 
 Documentation: docs/ in the source tree.
 )";
@@ -32,6 +34,8 @@ int RunCli(int argc, char** argv) {
   std::span<char* const> rest(argv + 2, static_cast<size_t>(argc - 2));
   if (command == "run") return RunCommand(rest);
   if (command == "status") return StatusCommand(rest);
+  if (command == "snapshot") return SnapshotCommand(rest);
+  if (command == "restore") return RestoreCommand(rest);
   if (command == "pause" || command == "resume" || command == "stop") {
     return SimpleControlCommand(argv[1], rest);
   }

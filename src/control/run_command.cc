@@ -1,15 +1,11 @@
 // `ferry run`: boot a VM in the foreground, serve its control socket, and exit
 // with the guest's status.
-#include <signal.h>
-
-#include <atomic>
 #include <cstdio>
-#include <thread>
 
 #include "base/units.h"
-#include "control/api_server.h"
 #include "control/commands.h"
 #include "control/options.h"
+#include "control/serve_vm.h"
 #include "vm/virtual_machine.h"
 
 namespace ferry {
@@ -65,83 +61,6 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   return config;
 }
 
-// Answers the control protocol for the VM this process runs.
-class RunApiHandler final : public ApiHandler {
- public:
-  explicit RunApiHandler(VirtualMachine* vm) : vm_(vm) {}
-
-  Json Handle(const Json& request) override {
-    const Json* cmd = request.Get("cmd");
-    if (cmd == nullptr || !cmd->is_string()) return ErrorReply("missing \"cmd\"");
-    const std::string& name = cmd->as_string();
-    if (name == "status") return StatusReply();
-    Status done = OkStatus();
-    if (name == "pause") {
-      done = vm_->Pause();
-    } else if (name == "resume") {
-      done = vm_->Resume();
-    } else if (name == "stop") {
-      vm_->RequestStop({StopReason::Kind::kRequested, 0, "stopped through the control socket"});
-    } else {
-      return ErrorReply("unknown command \"" + name + "\"");
-    }
-    if (!done.ok()) return ErrorReply(done.error().message());
-    Json reply = StatusReply();
-    return reply;
-  }
-
- private:
-  Json StatusReply() const {
-    VmInfo info = vm_->Info();
-    Json reply = Json::MakeObject();
-    reply.Set("ok", true);
-    reply.Set("state", VmStateName(info.state));
-    reply.Set("vcpus", static_cast<int64_t>(info.cpus));
-    reply.Set("memory_bytes", info.memory_bytes);
-    reply.Set("uptime_ms", info.uptime_ms);
-    reply.Set("pid", info.pid);
-    return reply;
-  }
-  VirtualMachine* vm_;
-};
-
-// Turns SIGINT/SIGTERM into a clean stop of the VM (blocked in every thread,
-// taken here with sigtimedwait so the VMM never dies in the middle of a write).
-class SignalWatcher {
- public:
-  explicit SignalWatcher(VirtualMachine* vm) : thread_([this, vm] { Watch(vm); }) {}
-  ~SignalWatcher() {
-    done_ = true;
-    thread_.join();
-  }
-
- private:
-  void Watch(VirtualMachine* vm) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    timespec tick{0, 50'000'000};
-    while (!done_) {
-      int sig = sigtimedwait(&set, nullptr, &tick);
-      if (sig > 0) {
-        vm->RequestStop({StopReason::Kind::kSignal, sig,
-                         std::string("ended by signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM")});
-      }
-    }
-  }
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-void BlockTerminationSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 }  // namespace
 
 int RunCommand(std::span<char* const> args) {
@@ -158,26 +77,7 @@ int RunCommand(std::span<char* const> args) {
   BlockTerminationSignals();
   Result<std::unique_ptr<VirtualMachine>> vm = VirtualMachine::Create(*config);
   if (!vm.ok()) return Fail(vm.error());
-  RunApiHandler handler(vm->get());
-  std::unique_ptr<ApiServer> api;
-  if (options->Has("api")) {
-    Result<std::unique_ptr<ApiServer>> server = ApiServer::Start(options->Get("api"), &handler);
-    if (!server.ok()) return Fail(server.error());
-    api = std::move(*server);
-  }
-  SignalWatcher signals(vm->get());
-  Status started = (*vm)->Start();
-  if (!started.ok()) return Fail(started.error());
-  StopReason reason = (*vm)->Wait();
-  api.reset();
-  switch (reason.kind) {
-    case StopReason::Kind::kGuestExit:
-    case StopReason::Kind::kRequested:
-      break;
-    default:
-      std::fprintf(stderr, "ferry run: %s\n", reason.message.c_str());
-  }
-  return reason.ExitCode();
+  return ServeVm(std::move(*vm), options->Get("api"), "ferry run");
 }
 
 }  // namespace ferry

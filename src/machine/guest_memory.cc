@@ -23,7 +23,7 @@ Result<uint64_t> HostMemoryBytes() {
   return Error(ErrorCode::kInternal, "cannot read MemTotal from /proc/meminfo");
 }
 
-Result<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
+Status GuestMemory::CheckSize(uint64_t ram_bytes) {
   constexpr uint64_t kMinimum = 16 * kMiB;
   constexpr uint64_t kGranule = 2 * kMiB;
   if (ram_bytes < kMinimum) {
@@ -40,17 +40,31 @@ Result<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
                  "--memory " + FormatSize(ram_bytes) + " is more than this host's " +
                      FormatSize(host_bytes) + " of RAM: ask for less");
   }
-  ASSIGN_OR_RETURN(Mapping mapping, Mapping::Anonymous(ram_bytes));
-  // Guest RAM is never worth putting in a core dump.
-  ::madvise(mapping.data(), ram_bytes, MADV_DONTDUMP);
+  return OkStatus();
+}
 
-  std::vector<MemoryRegion> regions;
+GuestMemory::GuestMemory(Mapping mapping, uint64_t ram_bytes, bool anonymous)
+    : mapping_(std::move(mapping)), anonymous_(anonymous), ram_bytes_(ram_bytes) {
+  // Guest RAM is never worth putting in a core dump.
+  ::madvise(mapping_.data(), ram_bytes, MADV_DONTDUMP);
   uint64_t low = std::min(ram_bytes, layout::kMmioHoleStart);
-  regions.push_back({0, low, mapping.data()});
+  regions_.push_back({0, low, mapping_.data()});
   if (ram_bytes > low) {
-    regions.push_back({layout::kMmioHoleEnd, ram_bytes - low, mapping.data() + low});
+    regions_.push_back({layout::kMmioHoleEnd, ram_bytes - low, mapping_.data() + low});
   }
-  return GuestMemory(std::move(mapping), ram_bytes, std::move(regions));
+}
+
+Result<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
+  RETURN_IF_ERROR(CheckSize(ram_bytes));
+  ASSIGN_OR_RETURN(Mapping mapping, Mapping::Anonymous(ram_bytes));
+  return GuestMemory(std::move(mapping), ram_bytes, true);
+}
+
+Result<GuestMemory> GuestMemory::FromFile(int fd, uint64_t ram_bytes) {
+  RETURN_IF_ERROR(CheckSize(ram_bytes));
+  ASSIGN_OR_RETURN(Mapping mapping, Mapping::File(fd, ram_bytes, 0, PROT_READ | PROT_WRITE,
+                                                  MAP_PRIVATE | MAP_NORESERVE));
+  return GuestMemory(std::move(mapping), ram_bytes, false);
 }
 
 Result<uint8_t*> GuestMemory::Translate(uint64_t gpa, uint64_t len) const {

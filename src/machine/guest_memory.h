@@ -24,6 +24,15 @@ class GuestMemory {
   // Reserves `ram_bytes` (a multiple of 2 MiB, at least 16 MiB) without committing it.
   // Refuses more than the host has: a guest that can never be backed is a mistake.
   static Result<GuestMemory> Create(uint64_t ram_bytes);
+  // Maps a memory image (a snapshot's sparse memory file) copy-on-write: the
+  // guest starts at once and reads pages from the file as it touches them; its
+  // writes never reach the file, so one snapshot restores any number of times.
+  static Result<GuestMemory> FromFile(int fd, uint64_t ram_bytes);
+
+  // True when untouched pages are known to be zero (not backed by a file).
+  bool anonymous() const { return anonymous_; }
+  // The whole RAM as one host range; RAM offset = position in this range.
+  uint8_t* host_base() const { return mapping_.data(); }
 
   uint64_t ram_bytes() const { return ram_bytes_; }
   const std::vector<MemoryRegion>& regions() const { return regions_; }
@@ -41,9 +50,10 @@ class GuestMemory {
   Status RegisterWith(Vm& vm, uint32_t flags) const;
 
  private:
-  GuestMemory(Mapping mapping, uint64_t ram_bytes, std::vector<MemoryRegion> regions)
-      : mapping_(std::move(mapping)), ram_bytes_(ram_bytes), regions_(std::move(regions)) {}
+  GuestMemory(Mapping mapping, uint64_t ram_bytes, bool anonymous);
+  static Status CheckSize(uint64_t ram_bytes);
   Mapping mapping_;
+  bool anonymous_;
   uint64_t ram_bytes_;
   std::vector<MemoryRegion> regions_;
 };

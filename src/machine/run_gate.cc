@@ -37,23 +37,33 @@ void RunGate::Detach(size_t index) {
   changed_.notify_all();
 }
 
-bool RunGate::CheckIn(size_t index) {
+RunGate::Decision RunGate::CheckIn(size_t index) {
   Slot& slot = slots_[index];
   // Fast path, no lock: clear the kick flag *before* reading the mode. A kicker
   // stores the mode first and the flag second, so either we see its mode here
   // or KVM_RUN sees its flag and returns at once.
   __atomic_store_n(&slot.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-  Mode mode = mode_.load();
-  if (mode == Mode::kRun) return true;
-  if (mode == Mode::kStop) return false;
+  switch (mode_.load()) {
+    case Mode::kRun:
+      return Decision::kRun;
+    case Mode::kStop:
+      return Decision::kStop;
+    case Mode::kPause:
+      break;
+  }
+  __atomic_store_n(&slot.run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  return Decision::kSettle;
+}
 
+RunGate::Decision RunGate::Park(size_t index) {
+  Slot& slot = slots_[index];
   std::unique_lock lock(mu_);
   slot.parked = true;
   changed_.notify_all();
   changed_.wait(lock, [&] { return mode_.load() != Mode::kPause; });
   slot.parked = false;
   __atomic_store_n(&slot.run->immediate_exit, 0, __ATOMIC_SEQ_CST);
-  return mode_.load() == Mode::kRun;
+  return mode_.load() == Mode::kRun ? Decision::kRun : Decision::kStop;
 }
 
 void RunGate::KickAllLocked() {

@@ -23,9 +23,13 @@ class RunGate {
   // --- vCPU thread side ---
   // Called once by each vCPU thread before its first CheckIn.
   void Attach(size_t index);
-  // Returns true when the vCPU may enter KVM_RUN; blocks while paused; false
-  // once the VM is stopping (the thread then leaves its loop).
-  bool CheckIn(size_t index);
+  enum class Decision { kRun, kSettle, kStop };
+  // kRun: enter KVM_RUN. kStop: leave the loop. kSettle: a pause is pending;
+  // the vCPU must first complete its last exit (KVM_RUN with immediate_exit
+  // set, so the guest state is consistent) and then call Park().
+  Decision CheckIn(size_t index);
+  // Blocks while paused; returns kRun or kStop.
+  Decision Park(size_t index);
   void Detach(size_t index);
 
   // --- control side ---

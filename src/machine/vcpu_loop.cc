@@ -74,7 +74,14 @@ std::optional<StopReason> HandleExit(kvm_run& run, VcpuBuses buses) {
 
 void RunVcpuLoop(Vcpu& vcpu, size_t index, RunGate& gate, VcpuBuses buses) {
   gate.Attach(index);
-  while (gate.CheckIn(index)) {
+  for (;;) {
+    RunGate::Decision decision = gate.CheckIn(index);
+    if (decision == RunGate::Decision::kSettle) {
+      // immediate_exit is set: KVM finishes the last I/O exit and returns EINTR.
+      (void)vcpu.Run();
+      decision = gate.Park(index);
+    }
+    if (decision == RunGate::Decision::kStop) break;
     Status entered = vcpu.Run();
     if (!entered.ok()) {
       if (entered.error().code() == ErrorCode::kUnavailable) continue;  // kicked

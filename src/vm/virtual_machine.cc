@@ -11,7 +11,8 @@
 
 namespace ferry {
 
-Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& config) {
+Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& config,
+                                                              GuestMemory memory) {
   if (config.cpus == 0) {
     return Error(ErrorCode::kInvalidArgument, "--cpus 0: a VM needs at least one CPU");
   }
@@ -23,20 +24,51 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& c
                                                   std::to_string(max_cpus) + ")");
   }
   ASSIGN_OR_RETURN(ConsoleSink console, ConsoleSink::Open(config.console));
-  ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(config.memory_bytes));
   ASSIGN_OR_RETURN(Vm vm, kvm.CreateVm());
   std::unique_ptr<VirtualMachine> machine(new VirtualMachine(
       config, std::move(kvm), std::move(vm), std::move(memory), std::move(console)));
-
   // Only Intel's real-mode emulation uses this page; AMD and PVM ignore it.
   (void)machine->vm_.SetTssAddress(layout::kTssAddress);
   RETURN_IF_ERROR(machine->vm_.CreateIrqchipAndPit());
   RETURN_IF_ERROR(machine->memory_.RegisterWith(machine->vm_, 0));
+  ASSIGN_OR_RETURN(machine->msr_indices_, machine->kvm_.MsrIndexList());
+  RETURN_IF_ERROR(machine->CreateVcpus());
+  RETURN_IF_ERROR(machine->WireDevices());
+  return machine;
+}
+
+Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& config) {
+  if (config.cpus == 0) {
+    return Error(ErrorCode::kInvalidArgument, "--cpus 0: a VM needs at least one CPU");
+  }
+  ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(config.memory_bytes));
+  ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine, Build(config, std::move(memory)));
   BootConfig boot{config.kernel, config.cmdline, config.cpus};
   ASSIGN_OR_RETURN(BootPlan plan, LoadKernel(boot, machine->memory_));
-  RETURN_IF_ERROR(machine->CreateVcpus());
   RETURN_IF_ERROR(SetupBootRegisters(machine->vcpus_[0], plan));
-  RETURN_IF_ERROR(machine->WireDevices());
+  return machine;
+}
+
+Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Restore(const VmConfig& config,
+                                                                const state::MachineState& saved,
+                                                                GuestMemory memory) {
+  VmConfig restored = config;
+  restored.cpus = saved.config.cpus;
+  restored.memory_bytes = saved.config.memory_bytes;
+  restored.cmdline = saved.config.cmdline;
+  if (memory.ram_bytes() != saved.config.memory_bytes) {
+    return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
+                                          " but the machine had " +
+                                          FormatSize(saved.config.memory_bytes));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine, Build(restored, std::move(memory)));
+  for (size_t i = 0; i < machine->vcpus_.size(); ++i) {
+    RETURN_IF_ERROR_CTX(machine->RestoreVcpu(machine->vcpus_[i], saved.vcpus[i]),
+                        "restoring vCPU " + std::to_string(i));
+  }
+  machine->guest_cpuid_ = saved.vcpus[0].cpuid;
+  RETURN_IF_ERROR_CTX(machine->RestoreChips(saved), "restoring the interrupt controllers");
+  machine->serial_.Restore(saved.serial);
   return machine;
 }
 
@@ -67,6 +99,7 @@ Status VirtualMachine::CreateVcpus() {
   for (uint32_t id = 0; id < config_.cpus; ++id) {
     ASSIGN_OR_RETURN(Vcpu vcpu, vm_.CreateVcpu(id));
     RETURN_IF_ERROR_CTX(SetupVcpu(vcpu, cpuid, config_.cpus), "vCPU " + std::to_string(id));
+    if (id == 0) guest_cpuid_ = CpuidForVcpu(cpuid, 0, config_.cpus);
     runs.push_back(vcpu.run());
     vcpus_.push_back(std::move(vcpu));
   }
@@ -131,6 +164,73 @@ VmInfo VirtualMachine::Info() const {
   VmState state = gate_ && gate_->stopping() ? VmState::kStopped : state_;
   int64_t uptime = started_ns_ == 0 ? 0 : (MonotonicNs() - started_ns_) / 1'000'000;
   return VmInfo{state, config_.cpus, config_.memory_bytes, uptime, static_cast<int>(::getpid())};
+}
+
+}  // namespace ferry
+
+namespace ferry {
+
+Result<state::MachineState> VirtualMachine::CaptureState() const {
+  {
+    std::lock_guard lock(state_mu_);
+    if (state_ != VmState::kPaused) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   std::string("the VM is ") + VmStateName(state_) + "; pause it first");
+    }
+  }
+  state::MachineState saved;
+  saved.config = {config_.memory_bytes, config_.cpus, config_.cmdline};
+  for (const Vcpu& vcpu : vcpus_) {
+    state::VcpuState v;
+    ASSIGN_OR_RETURN(v.regs, vcpu.GetRegs());
+    ASSIGN_OR_RETURN(v.sregs, vcpu.GetSregs());
+    ASSIGN_OR_RETURN(v.xsave, vcpu.GetXsave());
+    ASSIGN_OR_RETURN(v.xcrs, vcpu.GetXcrs());
+    ASSIGN_OR_RETURN(v.msrs, vcpu.GetMsrs(msr_indices_));
+    ASSIGN_OR_RETURN(v.lapic, vcpu.GetLapic());
+    ASSIGN_OR_RETURN(v.mp_state, vcpu.GetMpState());
+    ASSIGN_OR_RETURN(v.events, vcpu.GetEvents());
+    ASSIGN_OR_RETURN(v.debugregs, vcpu.GetDebugRegs());
+    ASSIGN_OR_RETURN(v.cpuid, vcpu.GetCpuid());
+    saved.vcpus.push_back(std::move(v));
+  }
+  ASSIGN_OR_RETURN(saved.chips.pic_master, vm_.GetIrqchip(KVM_IRQCHIP_PIC_MASTER));
+  ASSIGN_OR_RETURN(saved.chips.pic_slave, vm_.GetIrqchip(KVM_IRQCHIP_PIC_SLAVE));
+  ASSIGN_OR_RETURN(saved.chips.ioapic, vm_.GetIrqchip(KVM_IRQCHIP_IOAPIC));
+  ASSIGN_OR_RETURN(saved.chips.pit, vm_.GetPit());
+  ASSIGN_OR_RETURN(saved.clock.clock, vm_.GetClock());
+  saved.clock.realtime_ns = RealtimeNs();
+  saved.serial = serial_.Save();
+  return saved;
+}
+
+Status VirtualMachine::RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved) {
+  // The order follows what KVM needs: CPUID before anything that depends on
+  // features, special registers (APIC base) before the LAPIC, events last.
+  RETURN_IF_ERROR(vcpu.SetCpuid(saved.cpuid));
+  RETURN_IF_ERROR(vcpu.SetMpState(saved.mp_state));
+  RETURN_IF_ERROR(vcpu.SetSregs(saved.sregs));
+  RETURN_IF_ERROR(vcpu.SetRegs(saved.regs));
+  RETURN_IF_ERROR(vcpu.SetXsave(saved.xsave));
+  RETURN_IF_ERROR(vcpu.SetXcrs(saved.xcrs));
+  RETURN_IF_ERROR(vcpu.SetDebugRegs(saved.debugregs));
+  RETURN_IF_ERROR(vcpu.SetLapic(saved.lapic));
+  RETURN_IF_ERROR(vcpu.SetMsrs(saved.msrs));
+  RETURN_IF_ERROR(vcpu.SetEvents(saved.events));
+  return OkStatus();
+}
+
+Status VirtualMachine::RestoreChips(const state::MachineState& saved) {
+  RETURN_IF_ERROR(vm_.SetIrqchip(saved.chips.pic_master));
+  RETURN_IF_ERROR(vm_.SetIrqchip(saved.chips.pic_slave));
+  RETURN_IF_ERROR(vm_.SetIrqchip(saved.chips.ioapic));
+  RETURN_IF_ERROR(vm_.SetPit(saved.chips.pit));
+  // Guest time goes on by the wall-clock time the VM spent saved or in flight,
+  // so it neither jumps back nor freezes.
+  kvm_clock_data clock{};
+  int64_t away = std::max<int64_t>(0, RealtimeNs() - saved.clock.realtime_ns);
+  clock.clock = saved.clock.clock.clock + static_cast<uint64_t>(away);
+  return vm_.SetClock(clock);
 }
 
 }  // namespace ferry

@@ -17,6 +17,7 @@
 #include "machine/guest_memory.h"
 #include "machine/io_bus.h"
 #include "machine/run_gate.h"
+#include "state/machine_state.h"
 #include "vm/vm_state.h"
 
 namespace ferry {
@@ -41,6 +42,11 @@ class VirtualMachine {
  public:
   // Checks the configuration, creates the VM and loads the kernel. Nothing runs yet.
   static Result<std::unique_ptr<VirtualMachine>> Create(const VmConfig& config);
+  // Rebuilds a VM from saved state and its memory; it resumes where it stopped
+  // once started. `config` supplies the console; size and CPUs come from `state`.
+  static Result<std::unique_ptr<VirtualMachine>> Restore(const VmConfig& config,
+                                                         const state::MachineState& state,
+                                                         GuestMemory memory);
   ~VirtualMachine();
   VirtualMachine(const VirtualMachine&) = delete;
   VirtualMachine& operator=(const VirtualMachine&) = delete;
@@ -55,10 +61,20 @@ class VirtualMachine {
 
   VmInfo Info() const;
 
+  // The complete machine state; the VM must be paused.
+  Result<state::MachineState> CaptureState() const;
+  const GuestMemory& memory() const { return memory_; }
+  // CPUID as the guest sees it (what a destination must be able to offer).
+  const std::vector<kvm_cpuid_entry2>& guest_cpuid() const { return guest_cpuid_; }
+
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
+  // KVM objects, memory slots, vCPUs with `cpuid` and devices, without any guest state.
+  static Result<std::unique_ptr<VirtualMachine>> Build(const VmConfig& config, GuestMemory memory);
   Status CreateVcpus();
   Status WireDevices();
+  Status RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved);
+  Status RestoreChips(const state::MachineState& saved);
 
   VmConfig config_;
   Kvm kvm_;
@@ -70,6 +86,8 @@ class VirtualMachine {
   IoBus ports_{"port I/O"};
   IoBus mmio_{"MMIO"};
   std::vector<Vcpu> vcpus_;
+  std::vector<kvm_cpuid_entry2> guest_cpuid_;
+  std::vector<uint32_t> msr_indices_;
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 

@@ -1,0 +1,62 @@
+// `ferry restore DIR`: run a VM from a snapshot, where it stopped.
+#include <cstdio>
+
+#include "base/clock.h"
+#include "control/commands.h"
+#include "control/options.h"
+#include "control/serve_vm.h"
+#include "state/snapshot_dir.h"
+#include "vm/compatibility.h"
+
+namespace ferry {
+namespace {
+
+constexpr const char* kRestoreHelp = R"(usage: ferry restore DIR [--console SPEC] [--api PATH]
+
+Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
+snapshot is not changed, so it can be restored again.
+  --console SPEC   stdio (default), file:PATH or none
+  --api PATH       serve the control socket at PATH
+Exit status as for ferry run.
+)";
+
+const std::vector<OptionSpec> kRestoreOptions = {{"console", true}, {"api", true}, {"help", false}};
+
+int Fail(const Error& error) {
+  std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
+  return kExitSetupFailed;
+}
+
+}  // namespace
+
+int RestoreCommand(std::span<char* const> args) {
+  int64_t start = MonotonicNs();
+  Result<ParsedOptions> options = ParseOptions("ferry restore", args, kRestoreOptions);
+  if (!options.ok()) return Fail(options.error());
+  if (options->Has("help")) {
+    std::fputs(kRestoreHelp, stdout);
+    return 0;
+  }
+  if (options->positional().size() != 1) {
+    return Fail(Error(ErrorCode::kInvalidArgument, "give exactly one snapshot DIR"));
+  }
+  const std::string& dir = options->positional()[0];
+  BlockTerminationSignals();
+  Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
+  if (!snapshot.ok()) return Fail(snapshot.error());
+  Status compatible = CheckHostCanRun(snapshot->machine.config, snapshot->guest_cpuid);
+  if (!compatible.ok()) return Fail(compatible.error());
+  Result<GuestMemory> memory =
+      GuestMemory::FromFile(snapshot->memory.get(), snapshot->machine.config.memory_bytes);
+  if (!memory.ok()) return Fail(memory.error());
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  Result<std::unique_ptr<VirtualMachine>> vm =
+      VirtualMachine::Restore(config, snapshot->machine, std::move(*memory));
+  if (!vm.ok()) return Fail(vm.error());
+  std::fprintf(stderr, "ferry restore: %s ready in %.1f ms\n", dir.c_str(),
+               NsToMs(MonotonicNs() - start));
+  return ServeVm(std::move(*vm), options->Get("api"), "ferry restore");
+}
+
+}  // namespace ferry

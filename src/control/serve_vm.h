@@ -1,0 +1,20 @@
+// Runs a created or restored VM in the foreground: control socket, signals,
+// and the process exit status from the way the VM ended.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "vm/virtual_machine.h"
+
+namespace ferry {
+
+// `api_path` may be empty (no control socket). `command` prefixes messages.
+int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
+            const std::string& command);
+
+// Blocks SIGINT/SIGTERM in the calling thread and every thread it creates
+// afterwards, so ServeVm can take them as a clean stop.
+void BlockTerminationSignals();
+
+}  // namespace ferry

@@ -1,0 +1,23 @@
+// Guest RAM as a sparse file: byte i of the file is byte i of RAM (RAM offset,
+// not guest-physical address); pages that are zero are holes.
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.h"
+#include "machine/guest_memory.h"
+
+namespace ferry::state {
+
+struct MemoryImageStats {
+  uint64_t pages_data = 0;  // written
+  uint64_t pages_zero = 0;  // left as holes
+};
+
+// Writes `memory` to `fd` (which must be empty) and sizes the file to the RAM size.
+Result<MemoryImageStats> WriteMemoryImage(int fd, const GuestMemory& memory);
+
+// True when the 4 KiB page at `page` holds only zero bytes.
+bool IsZeroPage(const uint8_t* page);
+
+}  // namespace ferry::state

@@ -19,6 +19,8 @@ commands:
   stop      end a VM                               (ferry stop --api PATH)
   snapshot  save a VM to a directory               (ferry snapshot --api PATH --out DIR)
   restore   run a VM from a snapshot               (ferry restore DIR)
+  receive   wait for a migrating VM and run it     (ferry receive --listen tcp:ADDR:PORT)
+  migrate   move a running VM to a receiver        (ferry migrate --api PATH --to tcp:HOST:PORT)
 
 Documentation: docs/ in the source tree.
 )";
@@ -36,6 +38,8 @@ int RunCli(int argc, char** argv) {
   if (command == "status") return StatusCommand(rest);
   if (command == "snapshot") return SnapshotCommand(rest);
   if (command == "restore") return RestoreCommand(rest);
+  if (command == "receive") return ReceiveCommand(rest);
+  if (command == "migrate") return MigrateCommand(rest);
   if (command == "pause" || command == "resume" || command == "stop") {
     return SimpleControlCommand(argv[1], rest);
   }

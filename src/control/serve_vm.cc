@@ -52,7 +52,7 @@ void BlockTerminationSignals() {
 }
 
 int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
-            const std::string& command) {
+            const std::string& command, const std::function<void()>& on_started) {
   VmApiHandler handler(vm.get());
   std::unique_ptr<ApiServer> api;
   if (!api_path.empty()) {
@@ -69,6 +69,7 @@ int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
     std::fprintf(stderr, "%s: %s\n", command.c_str(), started.error().message().c_str());
     return kExitSetupFailed;
   }
+  if (on_started) on_started();
   StopReason reason = vm->Wait();
   api.reset();
   switch (reason.kind) {

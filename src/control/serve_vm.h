@@ -2,6 +2,7 @@
 // and the process exit status from the way the VM ended.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -10,8 +11,10 @@
 namespace ferry {
 
 // `api_path` may be empty (no control socket). `command` prefixes messages.
+// `on_started`, if given, runs once the vCPUs are running (the migration
+// receiver confirms the handover there).
 int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
-            const std::string& command);
+            const std::string& command, const std::function<void()>& on_started = {});
 
 // Blocks SIGINT/SIGTERM in the calling thread and every thread it creates
 // afterwards, so ServeVm can take them as a clean stop.

@@ -1,6 +1,8 @@
 #include "control/vm_api.h"
 
 #include "base/clock.h"
+#include "migration/offline_sender.h"
+#include "migration/tcp.h"
 #include "state/snapshot_dir.h"
 
 namespace ferry {
@@ -23,6 +25,7 @@ Json VmApiHandler::Handle(const Json& request) {
   if (cmd == nullptr) return ErrorReply("missing \"cmd\"");
   if (*cmd == "status") return StatusReply();
   if (*cmd == "snapshot") return Snapshot(request);
+  if (*cmd == "migrate") return Migrate(request);
   Status done = OkStatus();
   if (*cmd == "pause") {
     done = vm_->Pause();
@@ -85,6 +88,49 @@ Json VmApiHandler::Snapshot(const Json& request) {
   reply.Set("downtime_ms", resume && was_running ? Json(NsToMs(done_at - paused_at)) : Json());
   reply.Set("pages_data", saved->pages_data);
   reply.Set("pages_zero", saved->pages_zero);
+  return reply;
+}
+
+// Moves the VM to another ferry (`ferry receive`). The source owns the VM
+// until the destination confirms it runs; before that, any failure resumes it here.
+Json VmApiHandler::Migrate(const Json& request) {
+  int64_t started = MonotonicNs();
+  const std::string* to = StringField(request, "to");
+  const std::string* mode = StringField(request, "mode");
+  if (to == nullptr) return ErrorReply("migrate needs \"to\" (tcp:HOST:PORT)");
+  std::string chosen = mode ? *mode : "offline";
+  if (chosen == "precopy" || chosen == "postcopy" || chosen == "hybrid") {
+    return ErrorReply("migration mode '" + chosen +
+                      "' is not implemented yet; --mode offline is available");
+  }
+  if (chosen != "offline") return ErrorReply("unknown migration mode '" + chosen + "'");
+  if (vm_->Info().state != VmState::kRunning) {
+    return ErrorReply(std::string("the VM is ") + VmStateName(vm_->Info().state) +
+                      "; only a running VM can be migrated");
+  }
+  Result<migration::TcpAddress> address = migration::ParseTcpAddress(*to);
+  if (!address.ok()) return ErrorReply(address.error().message());
+  Result<Fd> connection = migration::ConnectTcp(*address, 5000);
+  if (!connection.ok()) {
+    return ErrorReply("migration failed, the VM goes on here: " + connection.error().message());
+  }
+  bool committed = false;
+  Result<migration::MigrationReport> report =
+      migration::SendOffline(*vm_, connection->get(), *to, started, &committed);
+  if (!report.ok()) {
+    if (committed) {
+      return ErrorReply(
+          "handover uncertain: the destination was told to run the VM but did not "
+          "confirm (" +
+          report.error().message() +
+          "); the VM stays paused here: "
+          "resume it only if the destination does not run it");
+    }
+    return ErrorReply("migration failed, the VM goes on here: " + report.error().message());
+  }
+  vm_->RequestStop({StopReason::Kind::kRequested, 0, "migrated to " + *to});
+  Json reply = report->ToJson();
+  reply.Set("ok", true);
   return reply;
 }
 

@@ -14,6 +14,7 @@ class VmApiHandler final : public ApiHandler {
  private:
   Json StatusReply() const;
   Json Snapshot(const Json& request);
+  Json Migrate(const Json& request);
   VirtualMachine* vm_;
 };
 

@@ -19,6 +19,11 @@ constexpr SectionKind kKinds[] = {
     {SectionType::kSerial, "serial", 1, kSmall},
     {SectionType::kMemoryFile, "memory-file", 1, kSmall},
     {SectionType::kPages, "pages", 1, kPageBatch},
+    {SectionType::kAccept, "accept", 1, kSmall},
+    {SectionType::kRefuse, "refuse", 1, kSmall},
+    {SectionType::kReady, "ready", 1, kSmall},
+    {SectionType::kGo, "go", 1, kSmall},
+    {SectionType::kRunning, "running", 1, kSmall},
     {SectionType::kEnd, "end", 1, 0},
 };
 

@@ -27,6 +27,11 @@ enum class SectionType : uint32_t {
   kSerial = 6,      // COM1
   kMemoryFile = 7,  // snapshot: guest RAM lives in a sparse file beside the state
   kPages = 8,       // migration: a batch of guest pages
+  kAccept = 9,      // receiver -> sender: the machine fits here, resources reserved
+  kRefuse = 10,     // receiver -> sender: it does not (a message says why)
+  kReady = 11,      // receiver -> sender: everything arrived and is loaded
+  kGo = 12,         // sender -> receiver: the sender will not run the VM again
+  kRunning = 13,    // receiver -> sender: the VM runs here now
   kEnd = 0xffff,    // last section: the stream is complete
 };
 

@@ -39,35 +39,46 @@ bool IsZeroPage(const uint8_t* page) {
   return true;
 }
 
-Result<MemoryImageStats> WriteMemoryImage(int fd, const GuestMemory& memory) {
-  MemoryImageStats stats;
+Status ScanDataRuns(const GuestMemory& memory,
+                    const std::function<Status(uint64_t offset, uint64_t length)>& on_run,
+                    MemoryImageStats* stats) {
   const uint8_t* base = memory.host_base();
   const uint64_t total = memory.ram_bytes();
   std::vector<unsigned char> resident(kChunk / kPage);
+  uint64_t run_start = 0, run_len = 0;
   for (uint64_t chunk = 0; chunk < total; chunk += kChunk) {
     uint64_t len = std::min(kChunk, total - chunk);
-    uint64_t pages = len / kPage;
-    // Anonymous pages the guest never touched are not resident and are zero:
-    // skip them without faulting them in.
+    // Anonymous pages the guest never touched are not resident and are zero.
     bool know_residency = memory.anonymous() &&
                           ::mincore(const_cast<uint8_t*>(base + chunk), len, resident.data()) == 0;
-    uint64_t run_start = 0, run_len = 0;
-    for (uint64_t p = 0; p < pages; ++p) {
-      const uint8_t* page = base + chunk + p * kPage;
-      bool data = (!know_residency || (resident[p] & 1)) && !IsZeroPage(page);
+    for (uint64_t p = 0; p < len / kPage; ++p) {
+      uint64_t offset = chunk + p * kPage;
+      bool data = (!know_residency || (resident[p] & 1)) && !IsZeroPage(base + offset);
       if (data) {
-        if (run_len == 0) run_start = chunk + p * kPage;
+        if (run_len == 0) run_start = offset;
         run_len += kPage;
-        ++stats.pages_data;
+        ++stats->pages_data;
         continue;
       }
-      ++stats.pages_zero;
-      if (run_len > 0) RETURN_IF_ERROR(WriteAt(fd, base + run_start, run_len, run_start));
+      ++stats->pages_zero;
+      if (run_len > 0) RETURN_IF_ERROR(on_run(run_start, run_len));
       run_len = 0;
     }
-    if (run_len > 0) RETURN_IF_ERROR(WriteAt(fd, base + run_start, run_len, run_start));
   }
-  if (::ftruncate(fd, static_cast<off_t>(total)) < 0) return ErrnoError("sizing the memory image");
+  if (run_len > 0) RETURN_IF_ERROR(on_run(run_start, run_len));
+  return OkStatus();
+}
+
+Result<MemoryImageStats> WriteMemoryImage(int fd, const GuestMemory& memory) {
+  MemoryImageStats stats;
+  const uint8_t* base = memory.host_base();
+  RETURN_IF_ERROR(ScanDataRuns(
+      memory,
+      [&](uint64_t offset, uint64_t length) { return WriteAt(fd, base + offset, length, offset); },
+      &stats));
+  if (::ftruncate(fd, static_cast<off_t>(memory.ram_bytes())) < 0) {
+    return ErrnoError("sizing the memory image");
+  }
   return stats;
 }
 

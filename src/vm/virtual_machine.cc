@@ -179,7 +179,7 @@ Result<state::MachineState> VirtualMachine::CaptureState() const {
     }
   }
   state::MachineState saved;
-  saved.config = {config_.memory_bytes, config_.cpus, config_.cmdline};
+  saved.config = machine_config();
   for (const Vcpu& vcpu : vcpus_) {
     state::VcpuState v;
     ASSIGN_OR_RETURN(v.regs, vcpu.GetRegs());

@@ -17,6 +17,7 @@
 #include "machine/guest_memory.h"
 #include "machine/io_bus.h"
 #include "machine/run_gate.h"
+#include "migration/migratable.h"
 #include "state/machine_state.h"
 #include "vm/vm_state.h"
 
@@ -38,7 +39,7 @@ struct VmInfo {
   int pid;
 };
 
-class VirtualMachine {
+class VirtualMachine final : public migration::MigratableVm {
  public:
   // Checks the configuration, creates the VM and loads the kernel. Nothing runs yet.
   static Result<std::unique_ptr<VirtualMachine>> Create(const VmConfig& config);
@@ -47,13 +48,13 @@ class VirtualMachine {
   static Result<std::unique_ptr<VirtualMachine>> Restore(const VmConfig& config,
                                                          const state::MachineState& state,
                                                          GuestMemory memory);
-  ~VirtualMachine();
+  ~VirtualMachine() override;
   VirtualMachine(const VirtualMachine&) = delete;
   VirtualMachine& operator=(const VirtualMachine&) = delete;
 
   Status Start();
-  Status Pause();
-  Status Resume();
+  Status Pause() override;
+  Status Resume() override;
   // Ends the VM for `reason` (first reason wins); Wait() then returns it.
   void RequestStop(StopReason reason);
   // Blocks until the VM has stopped and every vCPU thread has ended.
@@ -62,10 +63,13 @@ class VirtualMachine {
   VmInfo Info() const;
 
   // The complete machine state; the VM must be paused.
-  Result<state::MachineState> CaptureState() const;
-  const GuestMemory& memory() const { return memory_; }
+  Result<state::MachineState> CaptureState() const override;
+  state::MachineConfig machine_config() const override {
+    return {config_.memory_bytes, config_.cpus, config_.cmdline};
+  }
+  const GuestMemory& memory() const override { return memory_; }
   // CPUID as the guest sees it (what a destination must be able to offer).
-  const std::vector<kvm_cpuid_entry2>& guest_cpuid() const { return guest_cpuid_; }
+  const std::vector<kvm_cpuid_entry2>& guest_cpuid() const override { return guest_cpuid_; }
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);

@@ -1,0 +1,26 @@
+// The small messages both ends of a migration exchange around the state
+// stream: accept/refuse, ready, go, running. Each is one section.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "state/stream.h"
+
+namespace ferry::migration {
+
+Status SendAccept(state::SectionWriter& writer, int64_t receiver_now_ns);
+Status SendRefuse(state::SectionWriter& writer, const std::string& reason);
+Status SendRunning(state::SectionWriter& writer, int64_t resumed_at_ns);
+
+struct Reply {
+  state::SectionType type;
+  int64_t time_ns = 0;  // accept: receiver's clock; running: when it resumed
+  std::string message;  // refuse: why
+};
+
+// Reads the next reply section and checks it is one of `expected` or a refusal.
+Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expected);
+
+}  // namespace ferry::migration

@@ -1,0 +1,26 @@
+// What the migration engine needs from a running VM. The VM layer implements
+// it; tests can implement it on plain memory.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <vector>
+
+#include "base/result.h"
+#include "machine/guest_memory.h"
+#include "state/machine_state.h"
+
+namespace ferry::migration {
+
+class MigratableVm {
+ public:
+  virtual ~MigratableVm() = default;
+  virtual Status Pause() = 0;
+  virtual Status Resume() = 0;
+  virtual Result<state::MachineState> CaptureState() const = 0;
+  virtual state::MachineConfig machine_config() const = 0;
+  virtual const GuestMemory& memory() const = 0;
+  virtual const std::vector<kvm_cpuid_entry2>& guest_cpuid() const = 0;
+};
+
+}  // namespace ferry::migration

@@ -1,0 +1,73 @@
+#include "migration/offline_receiver.h"
+
+#include <sys/socket.h>
+
+#include "base/clock.h"
+#include "migration/handshake.h"
+#include "migration/page_batch.h"
+
+namespace ferry::migration {
+namespace {
+
+// The sender may pause for a long time on a large guest, but not forever.
+constexpr int kStreamTimeoutMs = 120'000;
+
+}  // namespace
+
+OfflineReceiver::OfflineReceiver(int fd)
+    : fd_(fd), sink_(fd), source_(fd), writer_(sink_), reader_(source_) {
+  timeval tv{kStreamTimeoutMs / 1000, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+Result<IncomingVm> OfflineReceiver::Receive(const AdmitFn& admit) {
+  RETURN_IF_ERROR(reader_.ReadFileHeader());
+  ASSIGN_OR_RETURN(state::Section first, reader_.Next());
+  std::vector<kvm_cpuid_entry2> cpuid;
+  ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first, &cpuid));
+  Status admitted = admit(config, cpuid);
+  Result<GuestMemory> memory = admitted.ok() ? GuestMemory::Create(config.memory_bytes)
+                                             : Result<GuestMemory>(admitted.error());
+  if (!memory.ok()) {
+    Refuse(memory.error().message());
+    return std::move(memory).error();
+  }
+  RETURN_IF_ERROR(SendAccept(writer_, MonotonicNs()));
+
+  state::DeviceSectionCollector devices(config.cpus);
+  for (;;) {
+    ASSIGN_OR_RETURN(state::Section section, reader_.Next());
+    auto type = static_cast<state::SectionType>(section.header.type);
+    if (type == state::SectionType::kEnd) break;
+    if (type == state::SectionType::kPages) {
+      RETURN_IF_ERROR(ApplyPageBatch(section.payload, *memory));
+      continue;
+    }
+    ASSIGN_OR_RETURN(bool taken, devices.Take(section));
+    if (!taken) {
+      return Error(ErrorCode::kCorrupt,
+                   "section '" + section.name() + "' does not belong in a migration stream");
+    }
+  }
+  ASSIGN_OR_RETURN(state::MachineState machine, devices.Finish(config));
+  return IncomingVm{std::move(machine), std::move(cpuid), std::move(*memory)};
+}
+
+void OfflineReceiver::Refuse(const std::string& reason) {
+  (void)SendRefuse(writer_, reason);
+}
+
+Status OfflineReceiver::ReadyAndAwaitGo() {
+  RETURN_IF_ERROR(writer_.Write(state::SectionType::kReady, 0, {}));
+  Result<Reply> go = ReadReply(reader_, state::SectionType::kGo);
+  if (!go.ok()) {
+    return std::move(go).error().WithContext("the source did not hand the VM over");
+  }
+  return OkStatus();
+}
+
+Status OfflineReceiver::ConfirmRunning(int64_t resumed_at_ns) {
+  return SendRunning(writer_, resumed_at_ns);
+}
+
+}  // namespace ferry::migration

@@ -1,0 +1,47 @@
+// Offline migration, receiving side (the timeline is in offline_sender.h).
+// Nothing runs until the sender says `go`; a sender that vanishes before that
+// leaves nothing behind here.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "base/result.h"
+#include "machine/guest_memory.h"
+#include "state/machine_state.h"
+#include "state/stream.h"
+
+namespace ferry::migration {
+
+struct IncomingVm {
+  state::MachineState machine;
+  std::vector<kvm_cpuid_entry2> guest_cpuid;
+  GuestMemory memory;
+};
+
+// Decides whether this host takes the machine (CPU features, size).
+using AdmitFn = std::function<Status(const state::MachineConfig&,
+                                     const std::vector<kvm_cpuid_entry2>& guest_cpuid)>;
+
+class OfflineReceiver {
+ public:
+  explicit OfflineReceiver(int fd);
+
+  // Reads the configuration, admits or refuses it, reserves memory, then takes
+  // pages and device state up to the end of the stream.
+  Result<IncomingVm> Receive(const AdmitFn& admit);
+  // Tells the sender the VM could not be loaded here; it resumes at the source.
+  void Refuse(const std::string& reason);
+  // Everything is loaded: asks for the handover and waits for `go`.
+  Status ReadyAndAwaitGo();
+  Status ConfirmRunning(int64_t resumed_at_ns);
+
+ private:
+  int fd_;
+  state::FdSink sink_;
+  state::FdSource source_;
+  state::SectionWriter writer_;
+  state::SectionReader reader_;
+};
+
+}  // namespace ferry::migration

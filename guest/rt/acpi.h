@@ -1,0 +1,20 @@
+// The few ACPI tables we read: RSDP -> RSDT/XSDT -> MADT, for the list of CPUs.
+#pragma once
+
+#include <stdint.h>
+
+#include "rt/cpu.h"
+
+namespace guest::acpi {
+
+struct CpuList {
+  uint32_t apic_ids[kMaxCpus] = {};  // enabled local APICs, in MADT order
+  int count = 0;                     // entries in apic_ids
+  int enabled = 0;                   // enabled CPUs the MADT lists (may exceed kMaxCpus)
+};
+
+// rsdp_hint: start_info.rsdp_paddr, or 0 to scan 0xE0000-0xFFFFF. Returns false when
+// there is no valid RSDP or MADT (then the machine is run with one CPU).
+bool read_cpus(uint64_t rsdp_hint, CpuList& out);
+
+}  // namespace guest::acpi

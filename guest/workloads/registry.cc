@@ -1,0 +1,28 @@
+#include "workloads/workload.h"
+
+#include "rt/str.h"
+
+namespace guest {
+
+extern const Workload kHelloWorkload;
+extern const Workload kIdleWorkload;
+extern const Workload kDirtierWorkload;
+
+namespace {
+
+const Workload* const kWorkloads[] = {&kHelloWorkload, &kIdleWorkload, &kDirtierWorkload};
+
+}  // namespace
+
+const Workload* find_workload(const char* name) {
+  for (const Workload* w : kWorkloads) {
+    if (str_equal(w->name, name)) return w;
+  }
+  return nullptr;
+}
+
+const char* workload_names() {
+  return "hello, idle, dirtier";
+}
+
+}  // namespace guest

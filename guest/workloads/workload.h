@@ -1,0 +1,33 @@
+// The interface between the runtime and a workload.
+#pragma once
+
+#include <stdint.h>
+
+#include "rt/args.h"
+#include "rt/memory.h"
+
+namespace guest {
+
+// What a workload may know about the machine.
+struct Machine {
+  int cpus;
+  const MemoryMap* memory;
+};
+
+struct Workload {
+  const char* name;
+  // Runs once on the BSP before any CPU starts working: reads the workload's options
+  // from args and claims memory. Exits through fatal() on bad options.
+  void (*configure)(Args& args, const Machine& machine);
+  // Runs on every CPU at the same time; returns this CPU's exit status. The guest exits
+  // with the largest status once every CPU has returned.
+  uint32_t (*run)(int cpu);
+};
+
+// nullptr when there is no workload of that name.
+const Workload* find_workload(const char* name);
+
+// "hello, idle, dirtier", for error messages.
+const char* workload_names();
+
+}  // namespace guest

@@ -28,8 +28,9 @@ struct Run {
   uint64_t compressed_size = 0;
 };
 
-bool IsZeroKind(ClusterKind k) {
-  return k == ClusterKind::kZeroPlain || k == ClusterKind::kZeroAllocated;
+// Runs of these kinds map to host clusters, which must be contiguous to merge.
+bool HasHostOffset(ClusterKind k) {
+  return k == ClusterKind::kNormal || k == ClusterKind::kZeroAllocated;
 }
 
 class Qcow2Reader : public ImageReader {
@@ -75,12 +76,12 @@ class Qcow2Reader : public ImageReader {
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {
     max_length = std::min(max_length, h_.size - offset);
     ASSIGN_OR_RETURN(Run run, Lookup(offset, max_length));
-    // Merge the following runs of the same kind (contiguous when normal).
+    // Merge the following runs of the same kind (clusters with a host
+    // offset merge in Lookup, where they must be contiguous).
     uint64_t length = run.length;
-    while (length < max_length && run.kind != ClusterKind::kNormal) {
+    while (length < max_length && !HasHostOffset(run.kind)) {
       ASSIGN_OR_RETURN(Run next, Lookup(offset + length, max_length - length));
-      bool same = next.kind == run.kind || (IsZeroKind(next.kind) && IsZeroKind(run.kind));
-      if (!same) break;
+      if (next.kind != run.kind) break;
       length += next.length;
     }
     Extent e;
@@ -94,8 +95,10 @@ class Qcow2Reader : public ImageReader {
       case ClusterKind::kCompressed:
         e.data = e.present = true;
         return e;
-      case ClusterKind::kZeroPlain:
       case ClusterKind::kZeroAllocated:
+        e.host_offset = run.host_offset;
+        [[fallthrough]];
+      case ClusterKind::kZeroPlain:
         e.zero = e.present = true;
         return e;
       case ClusterKind::kUnallocated:
@@ -187,7 +190,7 @@ class Qcow2Reader : public ImageReader {
     ASSIGN_OR_RETURN(qcow2::L2Entry first, Entry(*table, l2_index, offset));
     const uint64_t in_cluster = offset & (cs - 1);
     run.kind = first.kind;
-    run.host_offset = first.host_offset + (first.kind == ClusterKind::kNormal ? in_cluster : 0);
+    run.host_offset = first.host_offset + (HasHostOffset(first.kind) ? in_cluster : 0);
     run.compressed_size = first.compressed_size;
     run.length = std::min(max_length, cs - in_cluster);
     if (first.kind == ClusterKind::kCompressed) return run;
@@ -195,7 +198,7 @@ class Qcow2Reader : public ImageReader {
       ++l2_index;
       ASSIGN_OR_RETURN(qcow2::L2Entry next, Entry(*table, l2_index, offset + run.length));
       bool same = next.kind == first.kind;
-      if (first.kind == ClusterKind::kNormal) {
+      if (HasHostOffset(first.kind)) {
         same = same && next.host_offset == run.host_offset + run.length;
       }
       if (!same) break;

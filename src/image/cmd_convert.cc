@@ -85,6 +85,7 @@ Result<int> CmdConvert(int argc, char** argv) {
     RETURN_IF_ERROR(CopyImage(*src, *dst, copy));
     return 0;
   }
+  create.final_name = dst_path.substr(dst_path.rfind('/') + 1);
   ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(dst_path, args.Has("--force")));
   ASSIGN_OR_RETURN(auto dst, CreateImage(out_format, out.temp_path(), src->virtual_size(), create));
   RETURN_IF_ERROR(CopyImage(*src, *dst, copy));

@@ -49,8 +49,10 @@ Result<int> CmdCreate(int argc, char** argv) {
     ASSIGN_OR_RETURN(uint64_t backing_size, BackingSize(path, options));
     if (!size) size = backing_size;
   }
-  if (!size)
+  if (!size) {
     return Error(ErrorCode::kInvalidArgument, "the image size is required (no backing file)");
+  }
+  options.final_name = path.substr(path.rfind('/') + 1);
   ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(path, args.Has("--force")));
   ASSIGN_OR_RETURN(auto writer, CreateImage(format, out.temp_path(), *size, options));
   RETURN_IF_ERROR(writer->Finish());

@@ -136,30 +136,49 @@ class Copier {
     std::span<uint8_t> data(buf.data(), task.length);
     RETURN_IF_ERROR(src_.Read(task.offset, data));
     read_ += task.length;
-    RETURN_IF_ERROR(WaitTurn(index));
-    // Write runs of non-zero units; skip (or zero) runs of zero units.
-    uint64_t pos = 0;
-    while (pos < task.length) {
-      uint64_t end = pos;
-      bool zero = o_.sparse_size > 0 && IsZero(&data[pos], std::min(unit_, task.length - pos));
-      while (end < task.length) {
-        uint64_t n = std::min(unit_, task.length - end);
-        bool z = o_.sparse_size > 0 && IsZero(&data[end], n);
-        if (z != zero) break;
-        end += n;
-      }
-      if (!zero) {
-        RETURN_IF_ERROR(dst_.Write(task.offset + pos, data.subspan(pos, end - pos)));
-        written_ += end - pos;
-      } else {
-        skipped_ += end - pos;
-        if (!target_zero_) RETURN_IF_ERROR(dst_.WriteZeroes(task.offset + pos, end - pos));
-      }
+    // Runs of non-zero units are written; runs of zero units skipped (or
+    // zeroed when the target is not known to read as zeros).
+    struct Piece {
+      uint64_t pos, end;
+      bool zero;
+      std::vector<uint8_t> prepared;
+    };
+    std::vector<Piece> pieces;
+    for (uint64_t pos = 0; pos < task.length;) {
+      bool zero = UnitIsZero(data, pos);
+      uint64_t end = pos + std::min(unit_, task.length - pos);
+      while (end < task.length && UnitIsZero(data, end) == zero)
+        end += std::min(unit_, task.length - end);
+      pieces.push_back({pos, end, zero, {}});
       pos = end;
+    }
+    if (dst_.ordered()) {
+      for (Piece& p : pieces) {
+        if (p.zero) continue;
+        ASSIGN_OR_RETURN(p.prepared,
+                         dst_.Prepare(task.offset + p.pos, data.subspan(p.pos, p.end - p.pos)));
+      }
+    }
+    RETURN_IF_ERROR(WaitTurn(index));
+    for (Piece& p : pieces) {
+      if (p.zero) {
+        skipped_ += p.end - p.pos;
+        if (!target_zero_) RETURN_IF_ERROR(dst_.WriteZeroes(task.offset + p.pos, p.end - p.pos));
+      } else if (dst_.ordered()) {
+        RETURN_IF_ERROR(dst_.WritePrepared(task.offset + p.pos, std::move(p.prepared)));
+        written_ += p.end - p.pos;
+      } else {
+        RETURN_IF_ERROR(dst_.Write(task.offset + p.pos, data.subspan(p.pos, p.end - p.pos)));
+        written_ += p.end - p.pos;
+      }
     }
     EndTurn(index);
     done_ += task.length;
     return OkStatus();
+  }
+
+  bool UnitIsZero(std::span<const uint8_t> data, uint64_t pos) const {
+    return o_.sparse_size > 0 && IsZero(&data[pos], std::min<uint64_t>(unit_, data.size() - pos));
   }
 
   // Ordered targets take the tasks one at a time in offset order; the

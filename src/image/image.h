@@ -95,6 +95,9 @@ struct CreateOptions {
   Compression compression = Compression::kZlib;
   std::string subformat;     // vmdk: monolithicSparse|streamOptimized; vpc: dynamic|fixed
   std::string adapter_type;  // vmdk: ide|lsilogic|buslogic|legacyESX
+  // The image's final file name, for formats that name their own file inside
+  // (a VMDK descriptor's extent line) while it is written under a temporary name.
+  std::string final_name;
 };
 
 // Parses qemu-img style "-o key=value,key=value" into `options`.
@@ -114,6 +117,16 @@ class ImageWriter {
   virtual bool starts_zeroed() const { return true; }
 
   virtual Status Write(uint64_t offset, std::span<const uint8_t> data) = 0;
+  // Ordered writers split Write into Prepare, the costly part (compression)
+  // that the copy engine runs in parallel and out of order, and
+  // WritePrepared, which it then calls in offset order.
+  virtual Result<std::vector<uint8_t>> Prepare(uint64_t offset, std::span<const uint8_t> data) {
+    (void)offset;
+    return std::vector<uint8_t>(data.begin(), data.end());
+  }
+  virtual Status WritePrepared(uint64_t offset, std::vector<uint8_t> prepared) {
+    return Write(offset, prepared);
+  }
   // Makes a range read as zeros even over a backing file.
   virtual Status WriteZeroes(uint64_t offset, uint64_t length) = 0;
   // Writes the metadata and flushes everything to stable storage. The image

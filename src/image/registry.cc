@@ -12,6 +12,8 @@
 #include "image/qcow2_reader.h"
 #include "image/qcow2_writer.h"
 #include "image/raw.h"
+#include "image/vmdk_reader.h"
+#include "image/vmdk_writer.h"
 
 namespace ferry::image {
 
@@ -81,6 +83,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kQcow2:
       return OpenQcow2(path, options);
     case Format::kVmdk:
+      return OpenVmdk(path, options);
     case Format::kVhd:
     case Format::kVhdx:
       break;
@@ -102,6 +105,7 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
     case Format::kQcow2:
       return CreateQcow2(path, size, options);
     case Format::kVmdk:
+      return CreateVmdk(path, size, options);
     case Format::kVhd:
     case Format::kVhdx:
       break;

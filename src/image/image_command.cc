@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "  map      [-f FMT] [--output=human|json] FILE\n"
     "  measure  [-O FMT] [-o OPTS] (--size SIZE | [-f FMT] FILE)\n"
     "  resize   [-f FMT] [--shrink] FILE [+|-]SIZE\n"
-    "formats: raw, qcow2 (see docs/image.md for vmdk, vpc, vhdx)\n";
+    "formats: raw, qcow2, vmdk, vpc (VHD); vhdx is not implemented yet (docs/image.md)\n";
 
 struct Command {
   const char* name;

@@ -12,6 +12,7 @@
 #include "image/qcow2_reader.h"
 #include "image/qcow2_writer.h"
 #include "image/raw.h"
+#include "image/vhd.h"
 #include "image/vmdk_reader.h"
 #include "image/vmdk_writer.h"
 
@@ -85,6 +86,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kVmdk:
       return OpenVmdk(path, options);
     case Format::kVhd:
+      return OpenVhd(path);
     case Format::kVhdx:
       break;
   }
@@ -107,6 +109,7 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
     case Format::kVmdk:
       return CreateVmdk(path, size, options);
     case Format::kVhd:
+      return CreateVhd(path, size, options);
     case Format::kVhdx:
       break;
   }

@@ -50,7 +50,7 @@ Result<CopyOptions> CopyOptionsFrom(const Args& args) {
 }  // namespace
 
 Result<int> CmdConvert(int argc, char** argv) {
-  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m"},
+  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m", "-t"},
                {"-c", "-p", "-n", "--target-is-zero", "--force", "-q", "-W"},
                {"-o"}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
@@ -64,6 +64,13 @@ Result<int> CmdConvert(int argc, char** argv) {
   CreateOptions create;
   if (auto o = args.Get("-o")) RETURN_IF_ERROR(ParseCreateOptions(*o, create));
   create.compress = args.Has("-c");
+  if (auto t = args.Get("-t")) {
+    if (*t != "unsafe" && *t != "writeback") {
+      return Error(ErrorCode::kInvalidArgument,
+                   "-t must be writeback (flush at the end) or unsafe");
+    }
+    create.flush = *t != "unsafe";
+  }
   if (!create.backing_file.empty()) {
     return Error(ErrorCode::kUnimplemented,
                  "convert to an image with a backing file is not implemented");

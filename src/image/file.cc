@@ -108,6 +108,7 @@ Status ImageFile::ZeroRange(uint64_t offset, uint64_t length) const {
 }
 
 Status ImageFile::Sync() const {
+  if (!sync_) return OkStatus();
   if (::fsync(fd()) != 0) return ErrnoError("fsync " + path_);
   return OkStatus();
 }

@@ -38,6 +38,8 @@ class ImageFile {
   // (punch a hole); falls back to writing zeros.
   Status ZeroRange(uint64_t offset, uint64_t length) const;
   Status Sync() const;
+  // Makes Sync() a no-op (convert -t unsafe: speed over durability).
+  void DisableSync() { sync_ = false; }
 
  private:
   ImageFile(Fd fd, std::string path, bool block_device)
@@ -45,6 +47,7 @@ class ImageFile {
   Fd fd_;
   std::string path_;
   bool block_device_ = false;
+  bool sync_ = true;
 };
 
 // The directory part of a path ("." when it has none), for backing files named

@@ -98,6 +98,9 @@ struct CreateOptions {
   // The image's final file name, for formats that name their own file inside
   // (a VMDK descriptor's extent line) while it is written under a temporary name.
   std::string final_name;
+  // Flush to stable storage in Finish() (qemu-img's -t writeback); false is
+  // -t unsafe.
+  bool flush = true;
 };
 
 // Parses qemu-img style "-o key=value,key=value" into `options`.

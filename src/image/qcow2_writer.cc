@@ -305,6 +305,7 @@ Result<std::unique_ptr<ImageWriter>> CreateQcow2(const std::string& path, uint64
   // Check that the header encodes before creating anything.
   RETURN_IF_ERROR(EncodeHeader(h));
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
+  if (!options.flush) file.DisableSync();
   return std::unique_ptr<ImageWriter>(
       new Qcow2Writer(std::move(file), std::move(h), options.compress));
 }

@@ -83,8 +83,10 @@ Result<std::unique_ptr<ImageReader>> OpenRaw(const std::string& path) {
   return std::unique_ptr<ImageReader>(new RawReader(std::move(file), size));
 }
 
-Result<std::unique_ptr<ImageWriter>> CreateRaw(const std::string& path, uint64_t size) {
+Result<std::unique_ptr<ImageWriter>> CreateRaw(const std::string& path, uint64_t size,
+                                               const CreateOptions& o) {
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
+  if (!o.flush) file.DisableSync();
   RETURN_IF_ERROR(file.Truncate(size));
   return std::unique_ptr<ImageWriter>(new RawWriter(std::move(file), true));
 }

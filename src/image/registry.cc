@@ -103,7 +103,7 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
   }
   switch (format) {
     case Format::kRaw:
-      return CreateRaw(path, size);
+      return CreateRaw(path, size, options);
     case Format::kQcow2:
       return CreateQcow2(path, size, options);
     case Format::kVmdk:

@@ -128,6 +128,7 @@ Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t
   }
   if (o.cluster_size) return Error(ErrorCode::kInvalidArgument, "vhd blocks are 2 MiB here");
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
+  if (!o.flush) file.DisableSync();
   if (sub == "fixed") {
     RETURN_IF_ERROR(file.Truncate(size));
     return std::unique_ptr<ImageWriter>(

@@ -261,6 +261,7 @@ Result<std::unique_ptr<ImageWriter>> CreateVmdk(const std::string& path, uint64_
     return Error(ErrorCode::kInvalidArgument, "vmdk file name is too long for the descriptor");
   }
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
+  if (!o.flush) file.DisableSync();
   if (sub == "streamOptimized") {
     return std::unique_ptr<ImageWriter>(new StreamWriter(std::move(file), h, descriptor));
   }

@@ -12,7 +12,6 @@ packages=(
   xz-utils zstd     # unpacking Debian's kernel
   qemu-utils        # qemu-img: the yardstick for ferry image
   zlib1g-dev libzstd-dev  # compressed qcow2 clusters
-  libext2fs-dev e2fsprogs  # guest fix-ups in images; test filesystems
 )
 
 missing=()

@@ -10,6 +10,8 @@ packages=(
   qemu-system-x86   # the yardstick in tests and benchmarks
   iproute2          # network namespaces for network tests
   xz-utils zstd lz4 # unpacking Debian's kernel
+  qemu-utils        # qemu-img: the yardstick for ferry image
+  zlib1g-dev libzstd-dev  # compressed qcow2 clusters
 )
 
 missing=()

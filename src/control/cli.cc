@@ -5,6 +5,7 @@
 #include <string>
 
 #include "control/commands.h"
+#include "image/image_command.h"
 
 namespace ferry {
 namespace {
@@ -21,6 +22,7 @@ commands:
   restore   run a VM from a snapshot               (ferry restore DIR)
   receive   wait for a migrating VM and run it     (ferry receive --listen tcp:ADDR:PORT)
   migrate   move a running VM to a receiver        (ferry migrate --api PATH --to tcp:HOST:PORT)
+  image     inspect and convert disk images        (ferry image --help)
 
 Documentation: docs/ in the source tree.
 )";
@@ -35,6 +37,7 @@ int RunCli(int argc, char** argv) {
   std::string command = argv[1];
   std::span<char* const> rest(argv + 2, static_cast<size_t>(argc - 2));
   if (command == "run") return RunCommand(rest);
+  if (command == "image") return RunImageCommand(argc - 1, argv + 1);
   if (command == "status") return StatusCommand(rest);
   if (command == "snapshot") return SnapshotCommand(rest);
   if (command == "restore") return RestoreCommand(rest);

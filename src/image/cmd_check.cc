@@ -1,0 +1,84 @@
+// `ferry image check`: qemu-img check's report and exit codes
+// (0 clean, 1 check failed, 2 corruptions, 3 leaks only, 63 unsupported).
+#include <cstdio>
+
+#include "image/command_util.h"
+#include "image/commands.h"
+#include "image/json.h"
+#include "image/qcow2_check.h"
+
+namespace ferry::image {
+namespace {
+
+void PrintHuman(const qcow2::CheckReport& r) {
+  for (const std::string& m : r.messages) std::printf("%s\n", m.c_str());
+  if (r.corruptions == 0 && r.leaks == 0) {
+    std::printf("No errors were found on the image.\n");
+  }
+  if (r.corruptions) {
+    std::printf(
+        "\n%llu errors were found on the image.\n"
+        "Data may be corrupted, or further writes to the image may corrupt it.\n",
+        (unsigned long long)r.corruptions);
+  }
+  if (r.leaks) {
+    std::printf(
+        "\n%llu leaked clusters were found on the image.\n"
+        "This means waste of disk space, but no harm to data.\n",
+        (unsigned long long)r.leaks);
+  }
+  if (r.total_clusters) {
+    auto pct = [&](uint64_t n, uint64_t of) { return of ? 100.0 * double(n) / double(of) : 0.0; };
+    std::printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
+                (unsigned long long)r.allocated_clusters, (unsigned long long)r.total_clusters,
+                pct(r.allocated_clusters, r.total_clusters),
+                pct(r.fragmented_clusters, r.allocated_clusters),
+                pct(r.compressed_clusters, r.allocated_clusters));
+  }
+  std::printf("Image end offset: %llu\n", (unsigned long long)r.image_end_offset);
+}
+
+void PrintJson(const std::string& path, const qcow2::CheckReport& r) {
+  std::printf(
+      "{\n    \"image-end-offset\": %llu,\n    \"total-clusters\": %llu,\n"
+      "    \"allocated-clusters\": %llu,\n    \"fragmented-clusters\": %llu,\n"
+      "    \"compressed-clusters\": %llu,\n    \"check-errors\": 0,\n"
+      "    \"leaks\": %llu,\n    \"corruptions\": %llu,\n    \"filename\": %s,\n"
+      "    \"format\": \"qcow2\"\n}\n",
+      (unsigned long long)r.image_end_offset, (unsigned long long)r.total_clusters,
+      (unsigned long long)r.allocated_clusters, (unsigned long long)r.fragmented_clusters,
+      (unsigned long long)r.compressed_clusters, (unsigned long long)r.leaks,
+      (unsigned long long)r.corruptions, JsonQuote(path).c_str());
+}
+
+}  // namespace
+
+Result<int> CmdCheck(int argc, char** argv) {
+  ArgSpec spec{{"-f", "--output"}, {"-q"}, {}};
+  ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
+  RETURN_IF_ERROR(ExpectOperands(args, 1, 1, "ferry image check [-f FMT] [--output=json] FILE"));
+  ASSIGN_OR_RETURN(bool json, JsonOutput(args));
+  const std::string& path = args.operands()[0];
+  Format format;
+  if (auto f = args.Get("-f")) {
+    ASSIGN_OR_RETURN(format, ParseFormat(*f));
+  } else {
+    ASSIGN_OR_RETURN(format, ProbeFormat(path));
+  }
+  if (format != Format::kQcow2) {
+    std::fprintf(stderr, "ferry image check: %s: this image format (%s) does not support checks\n",
+                 path.c_str(), FormatName(format));
+    return 63;
+  }
+  ASSIGN_OR_RETURN(qcow2::CheckReport report, qcow2::Check(path));
+  if (json) {
+    PrintJson(path, report);
+  } else if (!args.Has("-q")) {
+    PrintHuman(report);
+  }
+  if (report.corruptions) return 2;
+  if (report.leaks) return 3;
+  return 0;
+}
+
+}  // namespace ferry::image

@@ -1,11 +1,13 @@
 #include "migration/handshake.h"
 
+#include <fstream>
+
 #include "state/fields.h"
 
 namespace ferry::migration {
 namespace {
 
-enum ReplyField : uint16_t { kTimeNs = 1, kMessage = 2 };
+enum ReplyField : uint16_t { kTimeNs = 1, kMessage = 2, kBootId = 3 };
 
 Status SendTimed(state::SectionWriter& writer, state::SectionType type, int64_t time_ns) {
   state::FieldWriter f;
@@ -15,8 +17,18 @@ Status SendTimed(state::SectionWriter& writer, state::SectionType type, int64_t 
 
 }  // namespace
 
+std::string KernelBootId() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
 Status SendAccept(state::SectionWriter& writer, int64_t receiver_now_ns) {
-  return SendTimed(writer, state::SectionType::kAccept, receiver_now_ns);
+  state::FieldWriter f;
+  f.Put<int64_t>(kTimeNs, receiver_now_ns);
+  f.PutString(kBootId, KernelBootId());
+  return writer.Write(state::SectionType::kAccept, 0, f.bytes());
 }
 
 Status SendRunning(state::SectionWriter& writer, int64_t resumed_at_ns) {
@@ -43,7 +55,10 @@ Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expecte
                                           state::SectionName(static_cast<uint32_t>(expected)) +
                                           "', the peer sent '" + section.name() + "'");
   }
-  Reply reply{type, 0, {}};
+  Reply reply{type, 0, {}, {}};
+  if (f.Has(kBootId)) {
+    ASSIGN_OR_RETURN(reply.boot_id, f.GetString(kBootId, 64));
+  }
   if (f.Has(kTimeNs)) {
     ASSIGN_OR_RETURN(reply.time_ns, f.Get<int64_t>(kTimeNs));
   }

@@ -10,7 +10,10 @@
 
 namespace ferry::migration {
 
+// The receiver's clock reading and its kernel boot id: the same boot id means
+// both ends share CLOCK_MONOTONIC, so downtime needs no clock correction.
 Status SendAccept(state::SectionWriter& writer, int64_t receiver_now_ns);
+std::string KernelBootId();
 Status SendRefuse(state::SectionWriter& writer, const std::string& reason);
 Status SendRunning(state::SectionWriter& writer, int64_t resumed_at_ns);
 
@@ -18,6 +21,7 @@ struct Reply {
   state::SectionType type;
   int64_t time_ns = 0;  // accept: receiver's clock; running: when it resumed
   std::string message;  // refuse: why
+  std::string boot_id;  // accept: the receiver's kernel boot id
 };
 
 // Reads the next reply section and checks it is one of `expected` or a refusal.

@@ -36,13 +36,16 @@ Result<IncomingVm> OfflineReceiver::Receive(const AdmitFn& admit) {
 
   state::DeviceSectionCollector devices(config.cpus);
   for (;;) {
-    ASSIGN_OR_RETURN(state::Section section, reader_.Next());
-    auto type = static_cast<state::SectionType>(section.header.type);
-    if (type == state::SectionType::kEnd) break;
+    ASSIGN_OR_RETURN(state::SectionHeader header, reader_.NextHeader());
+    auto type = static_cast<state::SectionType>(header.type);
     if (type == state::SectionType::kPages) {
-      RETURN_IF_ERROR(ApplyPageBatch(section.payload, *memory));
+      RETURN_IF_ERROR(ReceivePageBatch(reader_, header.length, *memory));
       continue;
     }
+    state::Section section{header, std::vector<uint8_t>(header.length)};
+    RETURN_IF_ERROR(reader_.ReadPiece(section.payload));
+    RETURN_IF_ERROR(reader_.Finish());
+    if (type == state::SectionType::kEnd) break;
     ASSIGN_OR_RETURN(bool taken, devices.Take(section));
     if (!taken) {
       return Error(ErrorCode::kCorrupt,

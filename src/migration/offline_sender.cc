@@ -54,6 +54,9 @@ Status SendUntilReady(MigratableVm& vm, state::SectionWriter& writer, state::Sec
   // The receiver's clock minus ours, assuming the reply took as long as the request.
   int64_t offset = accept.time_ns - (asked_at + answered_at) / 2;
   report.clock_offset_ms = NsToMs(offset);
+  report.downtime_clock = !accept.boot_id.empty() && accept.boot_id == KernelBootId()
+                              ? "same-host"
+                              : "offset-corrected";
   report.setup_ms = NsToMs(answered_at - started_ns);
 
   RETURN_IF_ERROR(vm.Pause());
@@ -95,9 +98,8 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
   ASSIGN_OR_RETURN(Reply running, ReadReply(reader, state::SectionType::kRunning));
   int64_t offset_ns = static_cast<int64_t>(report.clock_offset_ms * 1e6);
   // One host shares CLOCK_MONOTONIC; across hosts the measured offset corrects it.
-  bool same_host = std::abs(report.clock_offset_ms) < 1.0;
+  bool same_host = report.downtime_clock == "same-host";
   int64_t resumed_ns = running.time_ns - (same_host ? 0 : offset_ns);
-  report.downtime_clock = same_host ? "same-host" : "offset-corrected";
   report.downtime_ms = NsToMs(resumed_ns - paused_ns);
   report.bytes_sent = sink.bytes_written();
   report.total_ms = NsToMs(MonotonicNs() - started_ns);

@@ -51,6 +51,34 @@ Status FdSource::ReadExact(std::span<uint8_t> out) {
   return OkStatus();
 }
 
+Status FdSource::ReadGather(std::span<iovec> pieces) {
+  std::vector<iovec> left(pieces.begin(), pieces.end());
+  size_t first = 0;
+  while (first < left.size()) {
+    int count = static_cast<int>(std::min<size_t>(left.size() - first, IOV_MAX));
+    ssize_t n = ::readv(fd_, &left[first], count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("read");
+    }
+    if (n == 0) {
+      return Error(ErrorCode::kCorrupt,
+                   "input ends early (truncated after " + std::to_string(bytes_read_) + " bytes)");
+    }
+    bytes_read_ += static_cast<uint64_t>(n);
+    size_t done = static_cast<size_t>(n);
+    while (first < left.size() && done >= left[first].iov_len) {
+      done -= left[first].iov_len;
+      ++first;
+    }
+    if (first < left.size()) {
+      left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + done;
+      left[first].iov_len -= done;
+    }
+  }
+  return OkStatus();
+}
+
 Status SectionWriter::WriteFileHeader() {
   auto header = EncodeFileHeader();
   return sink_.Write(header);
@@ -100,6 +128,56 @@ Result<Section> SectionReader::Next() {
                                           ") is corrupt: CRC mismatch");
   }
   return section;
+}
+
+Result<SectionHeader> SectionReader::NextHeader() {
+  std::array<uint8_t, kSectionHeaderSize> bytes;
+  RETURN_IF_ERROR_CTX(source_.ReadExact(bytes), "reading a section header");
+  current_ = DecodeSectionHeader(bytes);
+  RETURN_IF_ERROR(CheckSectionHeader(current_));
+  left_ = current_.length;
+  crc_ = SectionHeaderCrc(current_);
+  return current_;
+}
+
+Status SectionReader::ReadPiece(std::span<uint8_t> out) {
+  if (out.size() > left_) {
+    return Error(ErrorCode::kCorrupt,
+                 "section '" + SectionName(current_.type) + "' is shorter than its contents claim");
+  }
+  RETURN_IF_ERROR_CTX(source_.ReadExact(out),
+                      "reading section '" + SectionName(current_.type) + "'");
+  crc_ = Crc32c(out, crc_);
+  left_ -= out.size();
+  return OkStatus();
+}
+
+Status SectionReader::ReadPieces(std::span<iovec> pieces) {
+  uint64_t total = 0;
+  for (const iovec& piece : pieces) total += piece.iov_len;
+  if (total > left_) {
+    return Error(ErrorCode::kCorrupt,
+                 "section '" + SectionName(current_.type) + "' is shorter than its contents claim");
+  }
+  RETURN_IF_ERROR_CTX(source_.ReadGather(pieces),
+                      "reading section '" + SectionName(current_.type) + "'");
+  for (const iovec& piece : pieces) {
+    crc_ = Crc32c({static_cast<const uint8_t*>(piece.iov_base), piece.iov_len}, crc_);
+  }
+  left_ -= total;
+  return OkStatus();
+}
+
+Status SectionReader::Finish() {
+  if (left_ != 0) {
+    return Error(ErrorCode::kCorrupt,
+                 "section '" + SectionName(current_.type) + "' is longer than its contents claim");
+  }
+  if (crc_ != current_.crc) {
+    return Error(ErrorCode::kCorrupt,
+                 "section '" + SectionName(current_.type) + "' is corrupt: CRC mismatch");
+  }
+  return OkStatus();
 }
 
 }  // namespace ferry::state

@@ -28,6 +28,13 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // Fills `out` completely; a stream that ends first is an error (truncated input).
   virtual Status ReadExact(std::span<uint8_t> out) = 0;
+  // Fills every piece completely, in order.
+  virtual Status ReadGather(std::span<iovec> pieces) {
+    for (iovec& piece : pieces) {
+      RETURN_IF_ERROR(ReadExact({static_cast<uint8_t*>(piece.iov_base), piece.iov_len}));
+    }
+    return OkStatus();
+  }
 };
 
 // A sink/source over a file descriptor the caller owns (file or socket).
@@ -46,6 +53,7 @@ class FdSource final : public ByteSource {
  public:
   explicit FdSource(int fd) : fd_(fd) {}
   Status ReadExact(std::span<uint8_t> out) override;
+  Status ReadGather(std::span<iovec> pieces) override;
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -80,8 +88,19 @@ class SectionReader {
   // like any other; the caller stops there.
   Result<Section> Next();
 
+  // Streaming alternative to Next() for large payloads that go straight to
+  // their destination (guest pages): read the header, then the payload in
+  // pieces, then Finish() checks that the pieces added up and the CRC holds.
+  Result<SectionHeader> NextHeader();
+  Status ReadPiece(std::span<uint8_t> out);
+  Status ReadPieces(std::span<iovec> pieces);
+  Status Finish();
+
  private:
   ByteSource& source_;
+  SectionHeader current_{};
+  uint64_t left_ = 0;
+  uint32_t crc_ = 0;
 };
 
 }  // namespace ferry::state

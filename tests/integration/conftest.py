@@ -36,6 +36,7 @@ class Guest:
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.lines = []  # (monotonic time, text)
         self.stderr = ""
+        self._partial_err = ""
         self._cond = threading.Condition()
         self._out = threading.Thread(target=self._read_stdout, daemon=True)
         self._err = threading.Thread(target=self._read_stderr, daemon=True)
@@ -50,7 +51,10 @@ class Guest:
                 self._cond.notify_all()
 
     def _read_stderr(self):
-        self.stderr = self.proc.stderr.read().decode(errors="replace")
+        self._partial_err = ""
+        for raw in self.proc.stderr:
+            self._partial_err += raw.decode(errors="replace")
+        self.stderr = self._partial_err
 
     def wait_for(self, pattern, timeout=20):
         """Returns the first match of `pattern` in a console line, waiting for it."""
@@ -80,6 +84,9 @@ class Guest:
         self._out.join(5)
         self._err.join(5)
         return rc
+
+    def stderr_so_far(self):
+        return self.stderr if not self._err.is_alive() else self._partial_err
 
     def text(self):
         with self._cond:

@@ -32,52 +32,6 @@ Status PageBatch::Flush(state::SectionWriter& writer) {
   return written;
 }
 
-Result<AppliedPages> ApplyPageBatch(std::span<const uint8_t> payload, GuestMemory& memory) {
-  if (payload.size() < 8) return Error(ErrorCode::kCorrupt, "section 'pages' is too short");
-  uint32_t count, reserved;
-  std::memcpy(&count, payload.data(), 4);
-  std::memcpy(&reserved, payload.data() + 4, 4);
-  if (reserved != 0 || count == 0 || count > (payload.size() - 8) / 8) {
-    return Error(ErrorCode::kCorrupt, "section 'pages' has a bad record count");
-  }
-  const uint8_t* records = payload.data() + 8;
-  uint64_t total_pages = memory.ram_bytes() / kPageSize;
-  uint64_t normal = 0;
-  for (uint32_t i = 0; i < count; ++i) {
-    uint64_t entry;
-    std::memcpy(&entry, records + i * 8, 8);
-    uint8_t encoding = static_cast<uint8_t>(entry & 0xff);
-    if ((entry >> 8) >= total_pages || encoding > static_cast<uint8_t>(PageEncoding::kZero)) {
-      return Error(ErrorCode::kCorrupt, "section 'pages' record " + std::to_string(i) +
-                                            " names page " + std::to_string(entry >> 8) +
-                                            " or encoding " + std::to_string(encoding) +
-                                            ", which do not exist");
-    }
-    if (encoding == static_cast<uint8_t>(PageEncoding::kNormal)) ++normal;
-  }
-  uint64_t data_offset = 8 + uint64_t{count} * 8;
-  if (payload.size() - data_offset != normal * kPageSize) {
-    return Error(ErrorCode::kCorrupt, "section 'pages' payload size does not match its records");
-  }
-  AppliedPages applied;
-  const uint8_t* data = payload.data() + data_offset;
-  uint8_t* base = memory.host_base();
-  for (uint32_t i = 0; i < count; ++i) {
-    uint64_t entry;
-    std::memcpy(&entry, records + i * 8, 8);
-    uint8_t* page = base + (entry >> 8) * kPageSize;
-    if ((entry & 0xff) == static_cast<uint8_t>(PageEncoding::kNormal)) {
-      std::memcpy(page, data, kPageSize);
-      data += kPageSize;
-      ++applied.normal;
-    } else {
-      std::memset(page, 0, kPageSize);
-      ++applied.zero;
-    }
-  }
-  return applied;
-}
-
 Result<AppliedPages> ReceivePageBatch(state::SectionReader& reader, uint64_t length,
                                       GuestMemory& memory) {
   uint32_t head[2];

@@ -44,11 +44,9 @@ struct AppliedPages {
   uint64_t zero = 0;
 };
 
-// Checks every record against the memory size before writing any page.
-Result<AppliedPages> ApplyPageBatch(std::span<const uint8_t> payload, GuestMemory& memory);
-
 // Reads the payload of a 'pages' section whose header `reader` just read,
-// writing page data straight into guest memory (no intermediate copy). The
+// checking every record against the memory size before writing any page and
+// writes page data straight into guest memory (no intermediate copy). The
 // section CRC is checked at the end: on a mismatch the caller must discard
 // the memory (a receiver never runs a VM whose stream failed).
 Result<AppliedPages> ReceivePageBatch(state::SectionReader& reader, uint64_t length,

@@ -27,7 +27,7 @@ class MemorySource final : public ByteSource {
   explicit MemorySource(std::vector<uint8_t> b) : bytes(std::move(b)) {}
   Status ReadExact(std::span<uint8_t> out) override {
     if (out.size() > bytes.size() - pos) return Error(ErrorCode::kCorrupt, "truncated");
-    std::memcpy(out.data(), bytes.data() + pos, out.size());
+    if (!out.empty()) std::memcpy(out.data(), bytes.data() + pos, out.size());
     pos += out.size();
     return OkStatus();
   }

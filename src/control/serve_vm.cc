@@ -1,10 +1,16 @@
 #include "control/serve_vm.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <thread>
+
+#include "base/fd.h"
 
 #include "control/api_server.h"
 #include "control/vm_api.h"
@@ -12,32 +18,42 @@
 namespace ferry {
 namespace {
 
-// Turns SIGINT/SIGTERM into a clean stop of the VM (blocked in every thread,
-// taken here with sigtimedwait so the VMM never dies in the middle of a write).
+// Turns SIGINT/SIGTERM into a clean stop of the VM. The signals are blocked
+// in every thread and read here from a signalfd, so the VMM never dies in the
+// middle of a write; an eventfd ends the watcher at once when the VM stops.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(VirtualMachine* vm) : thread_([this, vm] { Watch(vm); }) {}
+  explicit SignalWatcher(VirtualMachine* vm) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    signals_ = Fd(::signalfd(-1, &set, SFD_CLOEXEC));
+    done_ = Fd(::eventfd(0, EFD_CLOEXEC));
+    thread_ = std::thread([this, vm] { Watch(vm); });
+  }
   ~SignalWatcher() {
-    done_ = true;
+    uint64_t one = 1;
+    (void)!::write(done_.get(), &one, sizeof one);
     thread_.join();
   }
 
  private:
   void Watch(VirtualMachine* vm) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    timespec tick{0, 50'000'000};
-    while (!done_) {
-      int sig = sigtimedwait(&set, nullptr, &tick);
-      if (sig > 0) {
+    for (;;) {
+      pollfd fds[2] = {{signals_.get(), POLLIN, 0}, {done_.get(), POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      signalfd_siginfo info;
+      if ((fds[0].revents & POLLIN) && ::read(signals_.get(), &info, sizeof info) == sizeof info) {
+        int sig = static_cast<int>(info.ssi_signo);
         vm->RequestStop({StopReason::Kind::kSignal, sig,
                          std::string("ended by signal ") + (sig == SIGINT ? "SIGINT" : "SIGTERM")});
       }
     }
   }
-  std::atomic<bool> done_{false};
+  Fd signals_;
+  Fd done_;
   std::thread thread_;
 };
 

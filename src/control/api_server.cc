@@ -82,7 +82,21 @@ ApiServer::~ApiServer() {
   uint64_t one = 1;
   (void)!::write(wakeup_.get(), &one, sizeof one);
   if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(clients_mu_);
+  for (Client& client : clients_) client.thread.join();
   ::unlink(path_.c_str());
+}
+
+void ApiServer::ReapFinishedClients() {
+  std::lock_guard lock(clients_mu_);
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (it->done.load()) {
+      it->thread.join();
+      it = clients_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ApiServer::Serve() {
@@ -93,15 +107,24 @@ void ApiServer::Serve() {
       return;
     }
     if (fds[1].revents != 0) return;
+    ReapFinishedClients();
     if (fds[0].revents & POLLIN) {
       Fd client(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (client.valid()) ServeClient(client.get());
+      if (!client.valid()) continue;
+      std::lock_guard lock(clients_mu_);
+      Client& slot = clients_.emplace_back();
+      slot.thread = std::thread([this, &slot, fd = std::move(client)]() mutable {
+        ServeClient(std::move(fd));
+        slot.done = true;
+      });
     }
   }
 }
 
-void ApiServer::ServeClient(int fd) {
+void ApiServer::ServeClient(Fd client) {
+  int fd = client.get();
   LineReader reader(fd, kMaxRequestBytes);
+  EventSink emit = [fd](const Json& event) { (void)WriteLine(fd, event.Dump()); };
   for (;;) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {wakeup_.get(), POLLIN, 0}};
     int ready = ::poll(fds, 2, kClientIdleMs);
@@ -118,7 +141,7 @@ void ApiServer::ServeClient(int fd) {
     Result<Json> request = Json::Parse(**line);
     Json reply = !request.ok()           ? ErrorReply(request.error().message())
                  : !request->is_object() ? ErrorReply("a request must be a JSON object")
-                                         : handler_->Handle(*request);
+                                         : handler_->Handle(*request, emit);
     if (!WriteLine(fd, reply.Dump()).ok()) return;
   }
 }

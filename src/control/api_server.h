@@ -3,7 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -13,11 +16,15 @@
 
 namespace ferry {
 
+// Sends an event line to the client before the reply (progress of a long request).
+using EventSink = std::function<void(const Json& event)>;
+
 class ApiHandler {
  public:
   virtual ~ApiHandler() = default;
-  // Returns the reply object for one request object.
-  virtual Json Handle(const Json& request) = 0;
+  // Returns the reply object for one request object. Called concurrently for
+  // different clients (a status request must not wait for a migration).
+  virtual Json Handle(const Json& request, const EventSink& emit) = 0;
 };
 
 class ApiServer {
@@ -29,13 +36,20 @@ class ApiServer {
  private:
   ApiServer(std::string path, Fd listener, Fd wakeup, ApiHandler* handler);
   void Serve();
-  void ServeClient(int fd);
+  void ServeClient(Fd client);
+  void ReapFinishedClients();
 
   std::string path_;
   Fd listener_;
   Fd wakeup_;  // eventfd: tells the serving thread to end
   ApiHandler* handler_;
   std::thread thread_;
+  struct Client {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::mutex clients_mu_;
+  std::list<Client> clients_;
 };
 
 // Replies with {"ok":false,"error":message}.

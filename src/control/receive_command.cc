@@ -61,21 +61,30 @@ int ReceiveCommand(std::span<char* const> args) {
   listener->Reset();
 
   migration::OfflineReceiver receiver(connection->get());
-  Result<migration::IncomingVm> incoming = receiver.Receive(CheckHostCanRun);
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  std::unique_ptr<VirtualMachine> vm;
+  // Admitting creates the whole VM while the source still runs, so the
+  // switchover only has to load state into it.
+  auto admit = [&](const state::MachineConfig& machine,
+                   const std::vector<kvm_cpuid_entry2>& cpuid) -> Result<GuestMemory*> {
+    RETURN_IF_ERROR(CheckHostCanRun(machine, cpuid));
+    ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(machine.memory_bytes));
+    ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(config, machine, std::move(memory)));
+    return &vm->mutable_memory();
+  };
+  Result<state::MachineState> incoming = receiver.Receive(admit);
   if (!incoming.ok()) {
     return Fail(std::move(incoming).error().WithContext("nothing was started"));
   }
-  VmConfig config;
-  config.console = options->Get("console", "stdio");
-  Result<std::unique_ptr<VirtualMachine>> vm =
-      VirtualMachine::Restore(config, incoming->machine, std::move(incoming->memory));
-  if (!vm.ok()) {
-    receiver.Refuse(vm.error().message());
-    return Fail(std::move(vm).error().WithContext("loading the received VM"));
+  Status loaded = vm->LoadState(*incoming);
+  if (!loaded.ok()) {
+    receiver.Refuse(loaded.error().message());
+    return Fail(std::move(loaded).error().WithContext("loading the received VM"));
   }
   Status go = receiver.ReadyAndAwaitGo();
   if (!go.ok()) return Fail(std::move(go).error().WithContext("nothing was started"));
-  return ServeVm(std::move(*vm), options->Get("api"), "ferry receive", [&receiver] {
+  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver] {
     Status confirmed = receiver.ConfirmRunning(MonotonicNs());
     if (!confirmed.ok()) {
       std::fprintf(stderr, "ferry receive: the VM runs here; the source did not hear so: %s\n",

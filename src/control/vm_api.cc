@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "migration/offline_sender.h"
+#include "migration/precopy_sender.h"
 #include "migration/tcp.h"
 #include "state/snapshot_dir.h"
 
@@ -20,12 +21,19 @@ bool BoolField(const Json& request, const char* key) {
 
 }  // namespace
 
-Json VmApiHandler::Handle(const Json& request) {
+Json VmApiHandler::Handle(const Json& request, const EventSink& emit) {
   const std::string* cmd = StringField(request, "cmd");
   if (cmd == nullptr) return ErrorReply("missing \"cmd\"");
   if (*cmd == "status") return StatusReply();
-  if (*cmd == "snapshot") return Snapshot(request);
-  if (*cmd == "migrate") return Migrate(request);
+  if (*cmd == "cancel") return Cancel();
+  if (*cmd == "snapshot" || *cmd == "migrate") {
+    std::unique_lock lock(busy_, std::try_to_lock);
+    if (!lock.owns_lock()) return ErrorReply("a migration or snapshot is already in progress");
+    return *cmd == "snapshot" ? Snapshot(request) : Migrate(request, emit);
+  }
+  if (migrating_.load() && (*cmd == "pause" || *cmd == "resume")) {
+    return ErrorReply("a migration is in progress: cancel it first (ferry migrate --cancel)");
+  }
   Status done = OkStatus();
   if (*cmd == "pause") {
     done = vm_->Pause();
@@ -91,19 +99,68 @@ Json VmApiHandler::Snapshot(const Json& request) {
   return reply;
 }
 
+namespace {
+
+double NumberField(const Json& request, const char* key, double fallback) {
+  const Json* value = request.Get(key);
+  return value && value->is_number() ? value->as_double() : fallback;
+}
+
+Result<migration::PrecopyOptions> PrecopyOptionsFrom(const Json& request) {
+  migration::PrecopyOptions options;
+  options.policy.downtime_ms = NumberField(request, "downtime_ms", 300);
+  options.policy.max_rounds = static_cast<int>(NumberField(request, "max_rounds", 30));
+  options.bandwidth = static_cast<uint64_t>(NumberField(request, "bandwidth", 0));
+  if (options.policy.downtime_ms <= 0 || options.policy.max_rounds < 1) {
+    return Error(ErrorCode::kInvalidArgument, "downtime_ms and max_rounds must be positive");
+  }
+  if (const std::string* on_stall = StringField(request, "on_stall")) {
+    if (!migration::ParseOnStall(*on_stall, &options.policy.on_stall)) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "on_stall '" + *on_stall + "' is not stop-and-copy, abort or throttle");
+    }
+  }
+  return options;
+}
+
+Json ProgressEvent(const migration::Progress& p) {
+  Json event = Json::MakeObject();
+  event.Set("event", "progress");
+  event.Set("round", p.round);
+  event.Set("bytes_sent", p.bytes_sent);
+  event.Set("pages_left", p.pages_left);
+  event.Set("mib_per_s", p.mib_per_s);
+  event.Set("throttle_pct", p.throttle_pct);
+  return event;
+}
+
+}  // namespace
+
+Json VmApiHandler::Cancel() {
+  if (!migrating_.load()) return ErrorReply("no migration is in progress");
+  cancel_ = true;
+  Json reply = StatusReply();
+  reply.Set("cancelling", true);
+  return reply;
+}
+
 // Moves the VM to another ferry (`ferry receive`). The source owns the VM
 // until the destination confirms it runs; before that, any failure resumes it here.
-Json VmApiHandler::Migrate(const Json& request) {
+Json VmApiHandler::Migrate(const Json& request, const EventSink& emit) {
   int64_t started = MonotonicNs();
   const std::string* to = StringField(request, "to");
   const std::string* mode = StringField(request, "mode");
   if (to == nullptr) return ErrorReply("migrate needs \"to\" (tcp:HOST:PORT)");
-  std::string chosen = mode ? *mode : "offline";
-  if (chosen == "precopy" || chosen == "postcopy" || chosen == "hybrid") {
+  std::string chosen = mode ? *mode : "precopy";
+  if (chosen == "postcopy" || chosen == "hybrid") {
     return ErrorReply("migration mode '" + chosen +
-                      "' is not implemented yet; --mode offline is available");
+                      "' is not implemented yet; precopy and offline are available");
   }
-  if (chosen != "offline") return ErrorReply("unknown migration mode '" + chosen + "'");
+  if (chosen != "offline" && chosen != "precopy") {
+    return ErrorReply("unknown migration mode '" + chosen + "' (precopy, offline)");
+  }
+  Result<migration::PrecopyOptions> options = PrecopyOptionsFrom(request);
+  if (!options.ok()) return ErrorReply(options.error().message());
   if (vm_->Info().state != VmState::kRunning) {
     return ErrorReply(std::string("the VM is ") + VmStateName(vm_->Info().state) +
                       "; only a running VM can be migrated");
@@ -114,9 +171,16 @@ Json VmApiHandler::Migrate(const Json& request) {
   if (!connection.ok()) {
     return ErrorReply("migration failed, the VM goes on here: " + connection.error().message());
   }
+  cancel_ = false;
+  migrating_ = true;
+  options->cancel = &cancel_;
+  options->on_progress = [&emit](const migration::Progress& p) { emit(ProgressEvent(p)); };
   bool committed = false;
   Result<migration::MigrationReport> report =
-      migration::SendOffline(*vm_, connection->get(), *to, started, &committed);
+      chosen == "offline"
+          ? migration::SendOffline(*vm_, connection->get(), *to, started, &committed)
+          : migration::SendPrecopy(*vm_, connection->get(), *to, started, *options, &committed);
+  migrating_ = false;
   if (!report.ok()) {
     if (committed) {
       return ErrorReply(

@@ -82,4 +82,32 @@ Status Vm::SetClock(const kvm_clock_data& clock) {
   return OkStatus();
 }
 
+Status Vm::EnableCap(uint32_t capability, uint64_t arg0) {
+  kvm_enable_cap cap{};
+  cap.cap = capability;
+  cap.args[0] = arg0;
+  if (::ioctl(fd_.get(), KVM_ENABLE_CAP, &cap) < 0) {
+    return ErrnoError("KVM_ENABLE_CAP " + std::to_string(capability));
+  }
+  return OkStatus();
+}
+
+Status Vm::GetDirtyLog(uint32_t slot, uint64_t* bitmap) {
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap;
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) return ErrnoError("KVM_GET_DIRTY_LOG");
+  return OkStatus();
+}
+
+Status Vm::ClearDirtyLog(uint32_t slot, uint64_t first_page, uint32_t num_pages, uint64_t* bitmap) {
+  kvm_clear_dirty_log clear{};
+  clear.slot = slot;
+  clear.first_page = first_page;
+  clear.num_pages = num_pages;
+  clear.dirty_bitmap = bitmap;
+  if (::ioctl(fd_.get(), KVM_CLEAR_DIRTY_LOG, &clear) < 0) return ErrnoError("KVM_CLEAR_DIRTY_LOG");
+  return OkStatus();
+}
+
 }  // namespace ferry

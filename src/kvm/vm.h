@@ -33,6 +33,13 @@ class Vm {
   Result<kvm_clock_data> GetClock() const;
   Status SetClock(const kvm_clock_data& clock);
 
+  Status EnableCap(uint32_t capability, uint64_t arg0);
+  // Dirty logging with manual protect: Get copies the slot's bitmap (one bit
+  // per page written since its bit was last cleared); Clear re-protects the
+  // pages whose bits are set in `bitmap`, starting at `first_page` (a multiple of 64).
+  Status GetDirtyLog(uint32_t slot, uint64_t* bitmap);
+  Status ClearDirtyLog(uint32_t slot, uint64_t first_page, uint32_t num_pages, uint64_t* bitmap);
+
   int fd() const { return fd_.get(); }
 
  private:

@@ -82,7 +82,8 @@ bool RunGate::AllParkedLocked() const {
 
 void RunGate::Pause() {
   std::unique_lock lock(mu_);
-  if (mode_.load() != Mode::kRun) return;
+  if (mode_.load() == Mode::kStop) return;
+  ++pause_depth_;
   mode_.store(Mode::kPause);
   KickAllLocked();
   // A vCPU blocked in KVM_RUN (e.g. an AP waiting for SIPI) needs the signal;
@@ -95,7 +96,8 @@ void RunGate::Pause() {
 
 void RunGate::Resume() {
   std::lock_guard lock(mu_);
-  if (mode_.load() != Mode::kPause) return;
+  if (mode_.load() != Mode::kPause || pause_depth_ == 0) return;
+  if (--pause_depth_ > 0) return;
   mode_.store(Mode::kRun);
   changed_.notify_all();
 }

@@ -33,7 +33,9 @@ class RunGate {
   void Detach(size_t index);
 
   // --- control side ---
-  // Returns once every vCPU is parked (or gone). Idempotent.
+  // Returns once every vCPU is parked (or gone). Pauses nest: the vCPUs run
+  // again when every Pause has had its Resume (a throttle and an operator's
+  // pause may overlap).
   void Pause();
   void Resume();
   // Records the first reason and makes every vCPU leave. Safe from any thread.
@@ -60,6 +62,7 @@ class RunGate {
   std::condition_variable changed_;
   std::vector<Slot> slots_;
   std::optional<StopReason> reason_;
+  int pause_depth_ = 0;
 };
 
 // Installs the no-op handler for the signal that kicks vCPUs out of KVM_RUN.

@@ -4,10 +4,12 @@
 
 #include <linux/kvm.h>
 
+#include <memory>
 #include <vector>
 
 #include "base/result.h"
 #include "machine/guest_memory.h"
+#include "migration/dirty_tracker.h"
 #include "state/machine_state.h"
 
 namespace ferry::migration {
@@ -21,6 +23,11 @@ class MigratableVm {
   virtual state::MachineConfig machine_config() const = 0;
   virtual const GuestMemory& memory() const = 0;
   virtual const std::vector<kvm_cpuid_entry2>& guest_cpuid() const = 0;
+  // Starts tracking written pages; tracking ends when the tracker is destroyed.
+  virtual Result<std::unique_ptr<DirtyTracker>> StartDirtyTracking() = 0;
+  // Takes `percent` of the vCPUs' time away (0 ends throttling), so a guest
+  // that dirties memory faster than the link carries it can converge.
+  virtual void SetThrottle(int percent) = 0;
 };
 
 }  // namespace ferry::migration

@@ -20,14 +20,12 @@ OfflineReceiver::OfflineReceiver(int fd)
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-Result<IncomingVm> OfflineReceiver::Receive(const AdmitFn& admit) {
+Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit) {
   RETURN_IF_ERROR(reader_.ReadFileHeader());
   ASSIGN_OR_RETURN(state::Section first, reader_.Next());
   std::vector<kvm_cpuid_entry2> cpuid;
   ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first, &cpuid));
-  Status admitted = admit(config, cpuid);
-  Result<GuestMemory> memory = admitted.ok() ? GuestMemory::Create(config.memory_bytes)
-                                             : Result<GuestMemory>(admitted.error());
+  Result<GuestMemory*> memory = admit(config, cpuid);
   if (!memory.ok()) {
     Refuse(memory.error().message());
     return std::move(memory).error();
@@ -39,7 +37,7 @@ Result<IncomingVm> OfflineReceiver::Receive(const AdmitFn& admit) {
     ASSIGN_OR_RETURN(state::SectionHeader header, reader_.NextHeader());
     auto type = static_cast<state::SectionType>(header.type);
     if (type == state::SectionType::kPages) {
-      RETURN_IF_ERROR(ReceivePageBatch(reader_, header.length, *memory));
+      RETURN_IF_ERROR(ReceivePageBatch(reader_, header.length, **memory));
       continue;
     }
     state::Section section{header, std::vector<uint8_t>(header.length)};
@@ -52,8 +50,7 @@ Result<IncomingVm> OfflineReceiver::Receive(const AdmitFn& admit) {
                    "section '" + section.name() + "' does not belong in a migration stream");
     }
   }
-  ASSIGN_OR_RETURN(state::MachineState machine, devices.Finish(config));
-  return IncomingVm{std::move(machine), std::move(cpuid), std::move(*memory)};
+  return devices.Finish(config);
 }
 
 void OfflineReceiver::Refuse(const std::string& reason) {

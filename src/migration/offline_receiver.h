@@ -13,23 +13,19 @@
 
 namespace ferry::migration {
 
-struct IncomingVm {
-  state::MachineState machine;
-  std::vector<kvm_cpuid_entry2> guest_cpuid;
-  GuestMemory memory;
-};
-
-// Decides whether this host takes the machine (CPU features, size).
-using AdmitFn = std::function<Status(const state::MachineConfig&,
-                                     const std::vector<kvm_cpuid_entry2>& guest_cpuid)>;
+// Decides whether this host takes the machine (CPU features, size) and, if
+// so, prepares it (creates the VM and its memory) while the source still
+// runs; returns the memory the pages go into.
+using AdmitFn = std::function<Result<GuestMemory*>(
+    const state::MachineConfig&, const std::vector<kvm_cpuid_entry2>& guest_cpuid)>;
 
 class OfflineReceiver {
  public:
   explicit OfflineReceiver(int fd);
 
-  // Reads the configuration, admits or refuses it, reserves memory, then takes
-  // pages and device state up to the end of the stream.
-  Result<IncomingVm> Receive(const AdmitFn& admit);
+  // Reads the configuration, admits or refuses it, then takes pages and
+  // device state up to the end of the stream.
+  Result<state::MachineState> Receive(const AdmitFn& admit);
   // Tells the sender the VM could not be loaded here; it resumes at the source.
   void Refuse(const std::string& reason);
   // Everything is loaded: asks for the handover and waits for `go`.

@@ -18,6 +18,21 @@ Json MigrationReport::ToJson() const {
   j.Set("bytes_sent", bytes_sent);
   j.Set("pages_normal", pages_normal);
   j.Set("pages_zero", pages_zero);
+  Json list = Json::MakeArray();
+  for (const RoundReport& r : rounds) {
+    Json round = Json::MakeObject();
+    round.Set("pages_sent", r.pages_sent);
+    round.Set("pages_dirtied", r.pages_dirtied);
+    round.Set("duration_ms", r.duration_ms);
+    round.Set("mib_per_s", r.mib_per_s);
+    list.Push(std::move(round));
+  }
+  j.Set("rounds", std::move(list));
+  j.Set("throttle_pct", throttle_pct);
+  j.Set("converged", converged);
+  j.Set("reason", reason);
+  j.Set("downtime_target_ms", downtime_target_ms);
+  j.Set("predicted_downtime_ms", predicted_downtime_ms);
   return j;
 }
 
@@ -36,7 +51,21 @@ std::string MigrationReport::ToText() const {
                 static_cast<unsigned long long>(bytes_sent),
                 static_cast<unsigned long long>(pages_normal),
                 static_cast<unsigned long long>(pages_zero));
-  return buf;
+  std::string text = buf;
+  if (!rounds.empty()) {
+    std::snprintf(buf, sizeof buf, "  rounds     %zu, %s: %s; throttle %d%%\n", rounds.size(),
+                  converged ? "converged" : "did not converge", reason.c_str(), throttle_pct);
+    text += buf;
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      const RoundReport& r = rounds[i];
+      std::snprintf(buf, sizeof buf,
+                    "    %2zu: %8llu pages sent %8llu dirtied %8.1f ms %8.1f MiB/s\n", i + 1,
+                    static_cast<unsigned long long>(r.pages_sent),
+                    static_cast<unsigned long long>(r.pages_dirtied), r.duration_ms, r.mib_per_s);
+      text += buf;
+    }
+  }
+  return text;
 }
 
 }  // namespace ferry::migration

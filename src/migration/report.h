@@ -4,10 +4,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/json.h"
 
 namespace ferry::migration {
+
+struct RoundReport {
+  uint64_t pages_sent = 0;
+  uint64_t pages_dirtied = 0;  // dirty when the round ended: the next round's work
+  double duration_ms = 0;
+  double mib_per_s = 0;
+};
 
 struct MigrationReport {
   std::string status = "completed";  // completed | failed
@@ -21,7 +29,13 @@ struct MigrationReport {
   double transfer_ms = 0;  // pause -> last byte of state sent
   uint64_t bytes_sent = 0;
   uint64_t pages_normal = 0;
-  uint64_t pages_zero = 0;  // not sent: the destination's fresh memory is zero already
+  uint64_t pages_zero = 0;          // zero pages: elided in the first pass, zero records later
+  std::vector<RoundReport> rounds;  // pre-copy iterations (the last is the paused one)
+  int throttle_pct = 0;             // the highest vCPU throttle applied
+  bool converged = true;            // the downtime target or a small final set was reached
+  std::string reason;               // why iteration stopped
+  double downtime_target_ms = 0;
+  double predicted_downtime_ms = 0;
 
   Json ToJson() const;
   std::string ToText() const;

@@ -8,6 +8,8 @@
 #include "machine/cpu_setup.h"
 #include "machine/layout.h"
 #include "machine/vcpu_loop.h"
+#include "vm/kvm_dirty_tracker.h"
+#include "vm/throttle.h"
 
 namespace ferry {
 
@@ -30,9 +32,17 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
   // Only Intel's real-mode emulation uses this page; AMD and PVM ignore it.
   (void)machine->vm_.SetTssAddress(layout::kTssAddress);
   RETURN_IF_ERROR(machine->vm_.CreateIrqchipAndPit());
+  // Must be on before any slot logs dirty pages; costs nothing until then.
+  machine->manual_dirty_protect_ = EnableManualDirtyProtect(machine->vm_).ok();
   RETURN_IF_ERROR(machine->memory_.RegisterWith(machine->vm_, 0));
   ASSIGN_OR_RETURN(machine->msr_indices_, machine->kvm_.MsrIndexList());
   RETURN_IF_ERROR(machine->CreateVcpus());
+  // Keep only the MSRs KVM can actually read, so that capturing the state
+  // later is one KVM_GET_MSRS per vCPU (it matters inside the downtime).
+  ASSIGN_OR_RETURN(std::vector<kvm_msr_entry> readable,
+                   machine->vcpus_[0].GetMsrs(machine->msr_indices_));
+  machine->msr_indices_.clear();
+  for (const kvm_msr_entry& msr : readable) machine->msr_indices_.push_back(msr.index);
   RETURN_IF_ERROR(machine->WireDevices());
   return machine;
 }
@@ -49,26 +59,42 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& c
   return machine;
 }
 
+Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Prepare(const VmConfig& config,
+                                                                const state::MachineConfig& machine,
+                                                                GuestMemory memory) {
+  VmConfig prepared = config;
+  prepared.cpus = machine.cpus;
+  prepared.memory_bytes = machine.memory_bytes;
+  prepared.cmdline = machine.cmdline;
+  if (memory.ram_bytes() != machine.memory_bytes) {
+    return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
+                                          " but the machine had " +
+                                          FormatSize(machine.memory_bytes));
+  }
+  return Build(prepared, std::move(memory));
+}
+
+Status VirtualMachine::LoadState(const state::MachineState& saved) {
+  if (saved.vcpus.size() != vcpus_.size()) {
+    return Error(ErrorCode::kCorrupt, "the state has " + std::to_string(saved.vcpus.size()) +
+                                          " vCPUs, the VM " + std::to_string(vcpus_.size()));
+  }
+  for (size_t i = 0; i < vcpus_.size(); ++i) {
+    RETURN_IF_ERROR_CTX(RestoreVcpu(vcpus_[i], saved.vcpus[i]),
+                        "restoring vCPU " + std::to_string(i));
+  }
+  guest_cpuid_ = saved.vcpus[0].cpuid;
+  RETURN_IF_ERROR_CTX(RestoreChips(saved), "restoring the interrupt controllers");
+  serial_.Restore(saved.serial);
+  return OkStatus();
+}
+
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Restore(const VmConfig& config,
                                                                 const state::MachineState& saved,
                                                                 GuestMemory memory) {
-  VmConfig restored = config;
-  restored.cpus = saved.config.cpus;
-  restored.memory_bytes = saved.config.memory_bytes;
-  restored.cmdline = saved.config.cmdline;
-  if (memory.ram_bytes() != saved.config.memory_bytes) {
-    return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
-                                          " but the machine had " +
-                                          FormatSize(saved.config.memory_bytes));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine, Build(restored, std::move(memory)));
-  for (size_t i = 0; i < machine->vcpus_.size(); ++i) {
-    RETURN_IF_ERROR_CTX(machine->RestoreVcpu(machine->vcpus_[i], saved.vcpus[i]),
-                        "restoring vCPU " + std::to_string(i));
-  }
-  machine->guest_cpuid_ = saved.vcpus[0].cpuid;
-  RETURN_IF_ERROR_CTX(machine->RestoreChips(saved), "restoring the interrupt controllers");
-  machine->serial_.Restore(saved.serial);
+  ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine,
+                   Prepare(config, saved.config, std::move(memory)));
+  RETURN_IF_ERROR(machine->LoadState(saved));
   return machine;
 }
 
@@ -86,6 +112,7 @@ VirtualMachine::VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemo
       }) {}
 
 VirtualMachine::~VirtualMachine() {
+  throttle_.reset();
   if (gate_) gate_->Stop({StopReason::Kind::kRequested, 0, "VMM shutting down"});
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
@@ -150,6 +177,7 @@ void VirtualMachine::RequestStop(StopReason reason) {
 
 StopReason VirtualMachine::Wait() {
   StopReason reason = gate_->WaitUntilStopped();
+  throttle_.reset();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
@@ -231,6 +259,20 @@ Status VirtualMachine::RestoreChips(const state::MachineState& saved) {
   int64_t away = std::max<int64_t>(0, RealtimeNs() - saved.clock.realtime_ns);
   clock.clock = saved.clock.clock.clock + static_cast<uint64_t>(away);
   return vm_.SetClock(clock);
+}
+
+Result<std::unique_ptr<migration::DirtyTracker>> VirtualMachine::StartDirtyTracking() {
+  if (!manual_dirty_protect_) {
+    return Error(ErrorCode::kUnimplemented,
+                 "this KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, which live migration needs");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<KvmDirtyTracker> tracker, KvmDirtyTracker::Start(vm_, memory_));
+  return std::unique_ptr<migration::DirtyTracker>(std::move(tracker));
+}
+
+void VirtualMachine::SetThrottle(int percent) {
+  throttle_.reset();  // joins the old one, leaving the vCPUs running
+  if (percent > 0) throttle_ = std::make_unique<Throttle>(*gate_, percent);
 }
 
 }  // namespace ferry

@@ -48,6 +48,14 @@ class VirtualMachine final : public migration::MigratableVm {
   static Result<std::unique_ptr<VirtualMachine>> Restore(const VmConfig& config,
                                                          const state::MachineState& state,
                                                          GuestMemory memory);
+  // The two halves of Restore, for a migration destination: Prepare creates
+  // the VM (KVM objects, vCPUs, fresh memory) while the source still runs;
+  // LoadState applies the state once it has arrived.
+  static Result<std::unique_ptr<VirtualMachine>> Prepare(const VmConfig& config,
+                                                         const state::MachineConfig& machine,
+                                                         GuestMemory memory);
+  Status LoadState(const state::MachineState& state);
+  GuestMemory& mutable_memory() { return memory_; }
   ~VirtualMachine() override;
   VirtualMachine(const VirtualMachine&) = delete;
   VirtualMachine& operator=(const VirtualMachine&) = delete;
@@ -70,6 +78,8 @@ class VirtualMachine final : public migration::MigratableVm {
   const GuestMemory& memory() const override { return memory_; }
   // CPUID as the guest sees it (what a destination must be able to offer).
   const std::vector<kvm_cpuid_entry2>& guest_cpuid() const override { return guest_cpuid_; }
+  Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
+  void SetThrottle(int percent) override;
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
@@ -94,6 +104,9 @@ class VirtualMachine final : public migration::MigratableVm {
   std::vector<uint32_t> msr_indices_;
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
+
+  std::unique_ptr<class Throttle> throttle_;
+  bool manual_dirty_protect_ = false;
 
   mutable std::mutex state_mu_;  // guards state_ transitions
   VmState state_ = VmState::kCreated;

@@ -1,0 +1,278 @@
+#include "migration/precopy_sender.h"
+
+#include <cstring>
+#include <memory>
+
+#include "base/clock.h"
+#include "migration/page_batch.h"
+#include "migration/rate_limiter.h"
+#include "migration/sender_steps.h"
+#include "state/memory_image.h"
+
+namespace ferry::migration {
+namespace {
+
+constexpr size_t kPagesPerBatch = 1024;  // 4 MiB sections
+constexpr int kReplyTimeoutMs = 60'000;
+constexpr int64_t kProgressEveryNs = 100'000'000;
+
+double MibPerSecond(uint64_t bytes, double ms) {
+  return ms > 0 ? static_cast<double>(bytes) / (1 << 20) / (ms / 1000) : 0;
+}
+
+// Sends page records in batches. While the guest runs, page data is first
+// copied to a staging buffer: the section CRC must cover exactly the bytes
+// that go out, and the guest may rewrite a page in between (that page is
+// dirty again and goes out in a later round). Once the guest is paused,
+// pages go out straight from guest memory.
+class PageSender {
+ public:
+  PageSender(const GuestMemory& memory, SenderStreams& streams, const PrecopyOptions& options,
+             MigrationReport& report)
+      : memory_(memory),
+        streams_(streams),
+        options_(options),
+        report_(report),
+        batch_(kPagesPerBatch),
+        staging_(new uint8_t[kPagesPerBatch * kPageSize]),
+        limiter_(options.bandwidth) {}
+
+  void set_live(bool live) { live_ = live; }
+  void set_round(int round, uint64_t pages) {
+    round_ = round;
+    pages_left_ = pages;
+  }
+
+  // A page known to hold data (first pass).
+  Status AddData(uint64_t page) { return Add(page, false); }
+  // A page seen dirty: it may have become zero, which the destination must learn.
+  Status AddDirty(uint64_t page) { return Add(page, true); }
+
+  Status Flush() {
+    if (batch_.empty()) return OkStatus();
+    uint64_t before = streams_.sink.bytes_written();
+    RETURN_IF_ERROR(batch_.Flush(streams_.writer));
+    staged_ = 0;
+    uint64_t sent = streams_.sink.bytes_written() - before;
+    limiter_.Consumed(sent);
+    if (options_.cancel && options_.cancel->load()) {
+      return Error(ErrorCode::kFailedPrecondition, "cancelled");
+    }
+    MaybeReport();
+    return OkStatus();
+  }
+
+  uint64_t pages_sent() const { return pages_sent_; }
+
+ private:
+  Status Add(uint64_t page, bool may_be_zero) {
+    const uint8_t* data = memory_.host_base() + page * kPageSize;
+    if (may_be_zero && state::IsZeroPage(data)) {
+      batch_.AddZero(page);
+      ++report_.pages_zero;
+    } else {
+      if (live_) {
+        uint8_t* slot = staging_.get() + staged_++ * kPageSize;
+        std::memcpy(slot, data, kPageSize);
+        data = slot;
+      }
+      batch_.AddNormal(page, data);
+      ++report_.pages_normal;
+    }
+    ++pages_sent_;
+    if (pages_left_ > 0) --pages_left_;
+    return batch_.full() ? Flush() : OkStatus();
+  }
+
+  void MaybeReport() {
+    int64_t now = MonotonicNs();
+    if (!options_.on_progress || now - last_progress_ns_ < kProgressEveryNs) return;
+    uint64_t bytes = streams_.sink.bytes_written();
+    Progress p;
+    p.round = round_;
+    p.bytes_sent = bytes;
+    p.pages_left = pages_left_;
+    if (last_progress_ns_ != 0) {
+      p.mib_per_s = static_cast<double>(bytes - last_bytes_) / (1 << 20) /
+                    (static_cast<double>(now - last_progress_ns_) / 1e9);
+    }
+    p.throttle_pct = report_.throttle_pct;
+    options_.on_progress(p);
+    last_progress_ns_ = now;
+    last_bytes_ = bytes;
+  }
+
+  const GuestMemory& memory_;
+  SenderStreams& streams_;
+  const PrecopyOptions& options_;
+  MigrationReport& report_;
+  PageBatch batch_;
+  std::unique_ptr<uint8_t[]> staging_;
+  size_t staged_ = 0;
+  bool live_ = true;
+  RateLimiter limiter_;
+  uint64_t pages_sent_ = 0;
+  int round_ = 0;
+  uint64_t pages_left_ = 0;
+  int64_t last_progress_ns_ = 0;
+  uint64_t last_bytes_ = 0;
+};
+
+class PrecopySession {
+ public:
+  PrecopySession(MigratableVm& vm, int fd, const PrecopyOptions& options, MigrationReport& report)
+      : vm_(vm),
+        streams_(fd),
+        options_(options),
+        report_(report),
+        pages_(vm.memory(), streams_, options, report),
+        policy_(options.policy) {}
+
+  // Everything up to `ready`. Any failure here leaves the VM to the source.
+  Status RunUntilReady(int64_t started_ns) {
+    RETURN_IF_ERROR(OpenStream(vm_, streams_, report_, started_ns));
+    ASSIGN_OR_RETURN(tracker_, vm_.StartDirtyTracking());
+    RETURN_IF_ERROR(tracker_->Collect());  // arms tracking: from here every write is seen
+    ASSIGN_OR_RETURN(DirtyBitmap dirty, FirstRound());
+    for (;;) {
+      Decision decision = policy_.Next(last_round_);
+      report_.predicted_downtime_ms = decision.predicted_downtime_ms;
+      if (decision.action == Action::kAbort) {
+        report_.reason = decision.reason;
+        return Error(ErrorCode::kFailedPrecondition, "did not converge: " + decision.reason);
+      }
+      if (decision.action == Action::kSwitchover) {
+        report_.reason = decision.reason;
+        report_.converged = decision.converged;
+        break;
+      }
+      if (decision.action == Action::kThrottle) {
+        report_.throttle_pct = decision.throttle_pct;
+        vm_.SetThrottle(decision.throttle_pct);
+      }
+      ASSIGN_OR_RETURN(dirty, DirtyRound(dirty));
+    }
+    return SwitchOver(dirty);
+  }
+
+  Status HandOver(int64_t started_ns, bool* committed) {
+    return migration::HandOver(streams_, report_, paused_ns_, started_ns, committed);
+  }
+
+  // After a failure before `go`: the guest goes on here at full speed.
+  void Recover() {
+    vm_.SetThrottle(0);
+    tracker_.reset();
+    if (paused_) (void)vm_.Resume();
+  }
+
+  void Finish() {
+    vm_.SetThrottle(0);
+    tracker_.reset();
+  }
+
+ private:
+  Result<DirtyBitmap> FirstRound() {
+    int64_t start = MonotonicNs();
+    uint64_t bytes_before = streams_.sink.bytes_written();
+    state::MemoryImageStats stats;
+    pages_.set_round(1, 0);
+    RETURN_IF_ERROR(state::ScanDataRuns(
+        vm_.memory(),
+        [&](uint64_t offset, uint64_t length) -> Status {
+          for (uint64_t at = offset; at < offset + length; at += kPageSize) {
+            RETURN_IF_ERROR(pages_.AddData(at / kPageSize));
+          }
+          return OkStatus();
+        },
+        &stats));
+    RETURN_IF_ERROR(pages_.Flush());
+    report_.pages_zero += stats.pages_zero;  // never sent: the destination starts zeroed
+    return EndRound(1, stats.pages_data, start, bytes_before);
+  }
+
+  Result<DirtyBitmap> DirtyRound(const DirtyBitmap& dirty) {
+    int round = static_cast<int>(report_.rounds.size()) + 1;
+    int64_t start = MonotonicNs();
+    uint64_t bytes_before = streams_.sink.bytes_written();
+    uint64_t count = dirty.Count();
+    pages_.set_round(round, count);
+    Status status = OkStatus();
+    dirty.ForEach([&](uint64_t page) {
+      if (status.ok()) status = pages_.AddDirty(page);
+    });
+    RETURN_IF_ERROR(status);
+    RETURN_IF_ERROR(pages_.Flush());
+    return EndRound(round, count, start, bytes_before);
+  }
+
+  Result<DirtyBitmap> EndRound(int round, uint64_t pages, int64_t start, uint64_t bytes_before) {
+    ASSIGN_OR_RETURN(DirtyBitmap next, tracker_->Collect());
+    double ms = NsToMs(MonotonicNs() - start);
+    uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
+    last_round_ = RoundStats{round, pages, bytes, ms, next.Count()};
+    report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms)});
+    return next;
+  }
+
+  Status SwitchOver(const DirtyBitmap& dirty) {
+    vm_.SetThrottle(0);
+    RETURN_IF_ERROR(vm_.Pause());
+    paused_ = true;
+    paused_ns_ = MonotonicNs();
+    // The last dirty pages: the ones seen before the pause plus any written since.
+    ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
+    last.Merge(dirty);
+    pages_.set_live(false);
+    pages_.set_round(static_cast<int>(report_.rounds.size()) + 1, last.Count());
+    int64_t start = MonotonicNs();
+    uint64_t bytes_before = streams_.sink.bytes_written();
+    Status status = OkStatus();
+    last.ForEach([&](uint64_t page) {
+      if (status.ok()) status = pages_.AddDirty(page);
+    });
+    RETURN_IF_ERROR(status);
+    RETURN_IF_ERROR(pages_.Flush());
+    double ms = NsToMs(MonotonicNs() - start);
+    uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
+    report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
+    RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_));
+    report_.transfer_ms = NsToMs(MonotonicNs() - paused_ns_);
+    return OkStatus();
+  }
+
+  MigratableVm& vm_;
+  SenderStreams streams_;
+  const PrecopyOptions& options_;
+  MigrationReport& report_;
+  PageSender pages_;
+  ConvergencePolicy policy_;
+  std::unique_ptr<DirtyTracker> tracker_;
+  RoundStats last_round_;
+  bool paused_ = false;
+  int64_t paused_ns_ = 0;
+};
+
+}  // namespace
+
+Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string& destination,
+                                    int64_t started_ns, const PrecopyOptions& options,
+                                    bool* committed) {
+  *committed = false;
+  MigrationReport report;
+  report.mode = "precopy";
+  report.destination = destination;
+  report.downtime_target_ms = options.policy.downtime_ms;
+  SetReplyTimeout(fd, kReplyTimeoutMs);
+  PrecopySession session(vm, fd, options, report);
+  Status ready = session.RunUntilReady(started_ns);
+  if (!ready.ok()) {
+    session.Recover();
+    return std::move(ready).error();
+  }
+  session.Finish();
+  RETURN_IF_ERROR(session.HandOver(started_ns, committed));
+  return report;
+}
+
+}  // namespace ferry::migration

@@ -1,0 +1,56 @@
+#include "migration/sender_steps.h"
+
+#include <sys/socket.h>
+
+#include "base/clock.h"
+#include "migration/handshake.h"
+
+namespace ferry::migration {
+
+void SetReplyTimeout(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
+                  int64_t started_ns) {
+  RETURN_IF_ERROR(streams.writer.WriteFileHeader());
+  int64_t asked_at = MonotonicNs();
+  RETURN_IF_ERROR(state::WriteMachineConfig(streams.writer, vm.machine_config(), vm.guest_cpuid()));
+  ASSIGN_OR_RETURN(Reply accept, ReadReply(streams.reader, state::SectionType::kAccept));
+  int64_t answered_at = MonotonicNs();
+  // The receiver's clock minus ours, assuming the reply took as long as the request.
+  report.clock_offset_ms = NsToMs(accept.time_ns - (asked_at + answered_at) / 2);
+  report.downtime_clock = !accept.boot_id.empty() && accept.boot_id == KernelBootId()
+                              ? "same-host"
+                              : "offset-corrected";
+  report.setup_ms = NsToMs(answered_at - started_ns);
+  return OkStatus();
+}
+
+Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams) {
+  ASSIGN_OR_RETURN(state::MachineState machine, vm.CaptureState());
+  RETURN_IF_ERROR(state::WriteDeviceSections(streams.writer, machine));
+  RETURN_IF_ERROR(streams.writer.WriteEnd());
+  RETURN_IF_ERROR(ReadReply(streams.reader, state::SectionType::kReady));
+  return OkStatus();
+}
+
+Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_ns,
+                int64_t started_ns, bool* committed) {
+  // The point of no return: after `go` only the destination may run the VM.
+  RETURN_IF_ERROR_CTX(streams.writer.Write(state::SectionType::kGo, 0, {}), "handing over");
+  *committed = true;
+  ASSIGN_OR_RETURN(Reply running, ReadReply(streams.reader, state::SectionType::kRunning));
+  // One host shares CLOCK_MONOTONIC; across hosts the measured offset maps
+  // the destination's clock onto ours.
+  int64_t offset_ns = static_cast<int64_t>(report.clock_offset_ms * 1e6);
+  bool same_host = report.downtime_clock == "same-host";
+  int64_t resumed_ns = running.time_ns - (same_host ? 0 : offset_ns);
+  report.downtime_ms = NsToMs(resumed_ns - paused_ns);
+  report.bytes_sent = streams.sink.bytes_written();
+  report.total_ms = NsToMs(MonotonicNs() - started_ns);
+  return OkStatus();
+}
+
+}  // namespace ferry::migration

@@ -1,0 +1,39 @@
+// The steps every sending mode shares: the opening handshake and the
+// handover at the end (state-format.md, "Migration stream").
+#pragma once
+
+#include <cstdint>
+
+#include "base/result.h"
+#include "migration/migratable.h"
+#include "migration/report.h"
+#include "state/stream.h"
+
+namespace ferry::migration {
+
+struct SenderStreams {
+  state::FdSink sink;
+  state::FdSource source;
+  state::SectionWriter writer{sink};
+  state::SectionReader reader{source};
+  explicit SenderStreams(int fd) : sink(fd), source(fd) {}
+};
+
+// Header and machine configuration out, accept (or refuse) back. Fills the
+// report's setup time and clock fields.
+Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
+                  int64_t started_ns);
+
+// With the VM paused and all memory sent: device state, end, and wait until
+// the destination has loaded everything.
+Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams);
+
+// Sends `go` (after which the source never runs the VM again: *committed is
+// set) and waits for `running`; fills downtime, bytes and total time.
+Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_ns,
+                int64_t started_ns, bool* committed);
+
+// Sets a receive timeout so a silent peer cannot hang the source forever.
+void SetReplyTimeout(int fd, int ms);
+
+}  // namespace ferry::migration

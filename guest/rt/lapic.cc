@@ -17,6 +17,14 @@ volatile uint32_t& reg(uint32_t offset) {
 
 }  // namespace
 
+uint32_t read(uint32_t offset) {
+  return reg(offset);
+}
+
+void write(uint32_t offset, uint32_t value) {
+  reg(offset) = value;
+}
+
 uint32_t id() {
   return reg(kId) >> 24;
 }

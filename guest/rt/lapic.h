@@ -10,6 +10,10 @@ namespace guest::lapic {
 // reports the host CPU.)
 uint32_t id();
 
+// Reads and writes a register of this CPU's local APIC (offset into the MMIO page).
+uint32_t read(uint32_t offset);
+void write(uint32_t offset, uint32_t value);
+
 // Sends an IPI with the given ICR low word to one CPU, by APIC ID (0-255).
 void send_ipi(uint32_t apic_id, uint32_t command);
 

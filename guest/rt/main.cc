@@ -6,6 +6,7 @@
 #include "rt/args.h"
 #include "rt/console.h"
 #include "rt/exit.h"
+#include "rt/io_ports.h"
 #include "rt/lapic.h"
 #include "rt/smp.h"
 #include "rt/start_info.h"
@@ -72,6 +73,7 @@ const Workload* choose_workload() {
 }
 
 [[noreturn]] void bsp_main() {
+  open_io_ports();  // before the first port access (the console's)
   console::init();
   read_boot_info(g_boot);
   find_cpus();

@@ -35,19 +35,35 @@ void VectorCanary::arm(int cpu) {
   cpu_ = cpu;
 }
 
-void VectorCanary::check(const char* workload) const {
-  if (cpu_ < 0) return;
+bool VectorCanary::intact(VectorMismatch* mismatch) const {
+  if (cpu_ < 0) return true;
   uint64_t values[kRegs][kLanes];
   vector_regs_store(values);
   for (int r = 0; r < kRegs; ++r) {
     for (int l = 0; l < kLanes; ++l) {
       if (values[r][l] == pattern(cpu_, r, l)) continue;
-      console::print(
-          "%s: FAIL cpu=%d reason=vector_state reg=ymm%d lane=%d expected=0x%lx found=0x%lx\n",
-          workload, cpu_, kFirstReg + r, l, pattern(cpu_, r, l), values[r][l]);
-      exit_guest(kExitVerifyFailed);
+      *mismatch = VectorMismatch{kFirstReg + r, l, pattern(cpu_, r, l), values[r][l]};
+      return false;
     }
   }
+  return true;
+}
+
+void VectorCanary::check(const char* workload) const {
+  VectorMismatch m;
+  if (intact(&m)) return;
+  console::print(
+      "%s: FAIL cpu=%d reason=vector_state reg=ymm%d lane=%d expected=0x%lx found=0x%lx\n",
+      workload, cpu_, m.reg, m.lane, m.expected, m.found);
+  exit_guest(kExitVerifyFailed);
+}
+
+void VectorCanary::perturb() const {
+  if (cpu_ < 0) return;
+  uint64_t values[kRegs][kLanes];
+  vector_regs_store(values);
+  values[kRegs - 1][kLanes - 1] ^= 1ull << 63;
+  vector_regs_load(values);
 }
 
 }  // namespace guest

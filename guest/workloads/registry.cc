@@ -7,10 +7,12 @@ namespace guest {
 extern const Workload kHelloWorkload;
 extern const Workload kIdleWorkload;
 extern const Workload kDirtierWorkload;
+extern const Workload kDevstateWorkload;
 
 namespace {
 
-const Workload* const kWorkloads[] = {&kHelloWorkload, &kIdleWorkload, &kDirtierWorkload};
+const Workload* const kWorkloads[] = {&kHelloWorkload, &kIdleWorkload, &kDirtierWorkload,
+                                        &kDevstateWorkload};
 
 }  // namespace
 
@@ -22,7 +24,7 @@ const Workload* find_workload(const char* name) {
 }
 
 const char* workload_names() {
-  return "hello, idle, dirtier";
+  return "hello, idle, dirtier, devstate";
 }
 
 }  // namespace guest

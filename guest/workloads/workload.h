@@ -27,7 +27,7 @@ struct Workload {
 // nullptr when there is no workload of that name.
 const Workload* find_workload(const char* name);
 
-// "hello, idle, dirtier", for error messages.
+// "hello, idle, dirtier, devstate", for error messages.
 const char* workload_names();
 
 }  // namespace guest

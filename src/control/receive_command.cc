@@ -66,9 +66,8 @@ int ReceiveCommand(std::span<char* const> args) {
   std::unique_ptr<VirtualMachine> vm;
   // Admitting creates the whole VM while the source still runs, so the
   // switchover only has to load state into it.
-  auto admit = [&](const state::MachineConfig& machine,
-                   const std::vector<kvm_cpuid_entry2>& cpuid) -> Result<GuestMemory*> {
-    RETURN_IF_ERROR(CheckHostCanRun(machine, cpuid));
+  auto admit = [&](const state::MachineConfig& machine) -> Result<GuestMemory*> {
+    RETURN_IF_ERROR(CheckHostCanRun(machine));
     ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(machine.memory_bytes));
     ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(config, machine, std::move(memory)));
     return &vm->mutable_memory();

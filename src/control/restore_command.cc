@@ -44,7 +44,7 @@ int RestoreCommand(std::span<char* const> args) {
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());
-  Status compatible = CheckHostCanRun(snapshot->machine.config, snapshot->guest_cpuid);
+  Status compatible = CheckHostCanRun(snapshot->machine.config);
   if (!compatible.ok()) return Fail(compatible.error());
   Result<GuestMemory> memory =
       GuestMemory::FromFile(snapshot->memory.get(), snapshot->machine.config.memory_bytes);

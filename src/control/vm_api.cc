@@ -73,9 +73,9 @@ Json VmApiHandler::Snapshot(const Json& request) {
   }
   int64_t paused_at = MonotonicNs();
   Result<state::MachineState> machine = vm_->CaptureState();
-  Result<state::MemoryImageStats> saved =
-      machine.ok() ? state::SaveSnapshot(*dir, *machine, vm_->guest_cpuid(), vm_->memory())
-                   : Result<state::MemoryImageStats>(machine.error());
+  Result<state::MemoryImageStats> saved = machine.ok()
+                                              ? state::SaveSnapshot(*dir, *machine, vm_->memory())
+                                              : Result<state::MemoryImageStats>(machine.error());
   int64_t saved_at = MonotonicNs();
   if (!saved.ok()) {
     if (was_running) (void)vm_->Resume();  // nothing is lost: the guest goes on

@@ -22,7 +22,6 @@ class MigratableVm {
   virtual Result<state::MachineState> CaptureState() const = 0;
   virtual state::MachineConfig machine_config() const = 0;
   virtual const GuestMemory& memory() const = 0;
-  virtual const std::vector<kvm_cpuid_entry2>& guest_cpuid() const = 0;
   // Starts tracking written pages; tracking ends when the tracker is destroyed.
   virtual Result<std::unique_ptr<DirtyTracker>> StartDirtyTracking() = 0;
   // Takes `percent` of the vCPUs' time away (0 ends throttling), so a guest

@@ -23,9 +23,8 @@ OfflineReceiver::OfflineReceiver(int fd)
 Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit) {
   RETURN_IF_ERROR(reader_.ReadFileHeader());
   ASSIGN_OR_RETURN(state::Section first, reader_.Next());
-  std::vector<kvm_cpuid_entry2> cpuid;
-  ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first, &cpuid));
-  Result<GuestMemory*> memory = admit(config, cpuid);
+  ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first));
+  Result<GuestMemory*> memory = admit(config);
   if (!memory.ok()) {
     Refuse(memory.error().message());
     return std::move(memory).error();

@@ -16,8 +16,7 @@ namespace ferry::migration {
 // Decides whether this host takes the machine (CPU features, size) and, if
 // so, prepares it (creates the VM and its memory) while the source still
 // runs; returns the memory the pages go into.
-using AdmitFn = std::function<Result<GuestMemory*>(
-    const state::MachineConfig&, const std::vector<kvm_cpuid_entry2>& guest_cpuid)>;
+using AdmitFn = std::function<Result<GuestMemory*>(const state::MachineConfig&)>;
 
 class OfflineReceiver {
  public:

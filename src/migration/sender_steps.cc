@@ -16,7 +16,7 @@ Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
                   int64_t started_ns) {
   RETURN_IF_ERROR(streams.writer.WriteFileHeader());
   int64_t asked_at = MonotonicNs();
-  RETURN_IF_ERROR(state::WriteMachineConfig(streams.writer, vm.machine_config(), vm.guest_cpuid()));
+  RETURN_IF_ERROR(state::WriteMachineConfig(streams.writer, vm.machine_config()));
   ASSIGN_OR_RETURN(Reply accept, ReadReply(streams.reader, state::SectionType::kAccept));
   int64_t answered_at = MonotonicNs();
   // The receiver's clock minus ours, assuming the reply took as long as the request.

@@ -77,18 +77,16 @@ Error Duplicate(const Section& section) {
 
 }  // namespace
 
-Status WriteMachineConfig(SectionWriter& writer, const MachineConfig& config,
-                          const std::vector<kvm_cpuid_entry2>& cpuid) {
+Status WriteMachineConfig(SectionWriter& writer, const MachineConfig& config) {
   FieldWriter f;
   f.Put<uint64_t>(kMemoryBytes, config.memory_bytes);
   f.Put<uint32_t>(kCpus, config.cpus);
   f.PutString(kCmdline, config.cmdline);
-  f.PutVector(kBaselineCpuid, cpuid);
+  f.PutVector(kBaselineCpuid, config.cpuid);
   return writer.Write(SectionType::kMachine, 0, f.bytes());
 }
 
-Result<MachineConfig> ReadMachineConfig(const Section& section,
-                                        std::vector<kvm_cpuid_entry2>* cpuid) {
+Result<MachineConfig> ReadMachineConfig(const Section& section) {
   if (section.header.type != static_cast<uint32_t>(SectionType::kMachine)) {
     return Error(ErrorCode::kCorrupt,
                  "expected the 'machine' section first, found '" + section.name() + "'");
@@ -98,7 +96,7 @@ Result<MachineConfig> ReadMachineConfig(const Section& section,
   ASSIGN_OR_RETURN(config.memory_bytes, f.Get<uint64_t>(kMemoryBytes));
   ASSIGN_OR_RETURN(config.cpus, f.Get<uint32_t>(kCpus));
   ASSIGN_OR_RETURN(config.cmdline, f.GetString(kCmdline, kMaxCmdline));
-  ASSIGN_OR_RETURN(*cpuid, f.GetVector<kvm_cpuid_entry2>(kBaselineCpuid, kMaxCpuidEntries));
+  ASSIGN_OR_RETURN(config.cpuid, f.GetVector<kvm_cpuid_entry2>(kBaselineCpuid, kMaxCpuidEntries));
   if (config.cpus == 0 || config.cpus > 255) {
     return Error(ErrorCode::kCorrupt,
                  "section 'machine': " + std::to_string(config.cpus) + " vCPUs is out of range");

@@ -19,6 +19,9 @@ struct MachineConfig {
   uint64_t memory_bytes = 0;
   uint32_t cpus = 0;
   std::string cmdline;  // informational: the kernel and its command line live in guest memory
+  // The CPUID the guest was started with: the features any host that runs it
+  // must offer. Carried unchanged from host to host.
+  std::vector<kvm_cpuid_entry2> cpuid;
 };
 
 struct VcpuState {
@@ -55,10 +58,8 @@ struct MachineState {
 };
 
 // The configuration first (a receiver checks it before any memory moves) ...
-Status WriteMachineConfig(SectionWriter& writer, const MachineConfig& config,
-                          const std::vector<kvm_cpuid_entry2>& cpuid);
-Result<MachineConfig> ReadMachineConfig(const Section& section,
-                                        std::vector<kvm_cpuid_entry2>* cpuid);
+Status WriteMachineConfig(SectionWriter& writer, const MachineConfig& config);
+Result<MachineConfig> ReadMachineConfig(const Section& section);
 
 // ... then vCPUs, chips, clock and devices.
 Status WriteDeviceSections(SectionWriter& writer, const MachineState& state);

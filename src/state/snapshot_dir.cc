@@ -36,13 +36,12 @@ Status PrepareDirectory(const std::string& dir) {
   return OkStatus();
 }
 
-Status WriteStateFile(const std::string& path, const MachineState& machine,
-                      const std::vector<kvm_cpuid_entry2>& guest_cpuid) {
+Status WriteStateFile(const std::string& path, const MachineState& machine) {
   ASSIGN_OR_RETURN(Fd fd, CreateFile(path));
   FdSink sink(fd.get());
   SectionWriter writer(sink);
   RETURN_IF_ERROR(writer.WriteFileHeader());
-  RETURN_IF_ERROR(WriteMachineConfig(writer, machine.config, guest_cpuid));
+  RETURN_IF_ERROR(WriteMachineConfig(writer, machine.config));
   FieldWriter memory;
   memory.PutString(kFileName, kMemoryFile);
   memory.Put<uint64_t>(kFileSize, machine.config.memory_bytes);
@@ -56,15 +55,13 @@ Status WriteStateFile(const std::string& path, const MachineState& machine,
 }  // namespace
 
 Result<MemoryImageStats> SaveSnapshot(const std::string& dir, const MachineState& machine,
-                                      const std::vector<kvm_cpuid_entry2>& guest_cpuid,
                                       const GuestMemory& memory) {
   RETURN_IF_ERROR(PrepareDirectory(dir));
   std::string memory_tmp = Join(dir, ".memory.partial");
   std::string state_tmp = Join(dir, ".state.partial");
   ASSIGN_OR_RETURN(Fd memory_fd, CreateFile(memory_tmp));
   Result<MemoryImageStats> stats = WriteMemoryImage(memory_fd.get(), memory);
-  Status state_written =
-      stats.ok() ? WriteStateFile(state_tmp, machine, guest_cpuid) : Status(stats.error());
+  Status state_written = stats.ok() ? WriteStateFile(state_tmp, machine) : Status(stats.error());
   if (!state_written.ok()) {
     ::unlink(memory_tmp.c_str());
     ::unlink(state_tmp.c_str());
@@ -92,7 +89,7 @@ Result<LoadedSnapshot> LoadSnapshot(const std::string& dir) {
   RETURN_IF_ERROR_CTX(reader.ReadFileHeader(), state_path);
   LoadedSnapshot loaded;
   ASSIGN_OR_RETURN(Section first, reader.Next());
-  Result<MachineConfig> config = ReadMachineConfig(first, &loaded.guest_cpuid);
+  Result<MachineConfig> config = ReadMachineConfig(first);
   if (!config.ok()) return std::move(config).error().WithContext(state_path);
   DeviceSectionCollector collector(config->cpus);
   bool have_memory = false;

@@ -16,12 +16,10 @@ inline constexpr const char* kStateFile = "state";
 inline constexpr const char* kMemoryFile = "memory";
 
 Result<MemoryImageStats> SaveSnapshot(const std::string& dir, const MachineState& machine,
-                                      const std::vector<kvm_cpuid_entry2>& guest_cpuid,
                                       const GuestMemory& memory);
 
 struct LoadedSnapshot {
   MachineState machine;
-  std::vector<kvm_cpuid_entry2> guest_cpuid;
   Fd memory;  // the RAM image, checked to be exactly the machine's RAM size
 };
 

@@ -37,7 +37,7 @@ class MemorySource final : public ByteSource {
 
 MachineState SampleState(uint32_t cpus) {
   MachineState s;
-  s.config = {256u << 20, cpus, "dirtier --size 64M"};
+  s.config = {256u << 20, cpus, "dirtier --size 64M", {}};
   for (uint32_t i = 0; i < cpus; ++i) {
     VcpuState v;
     v.regs.rip = 0x1000 + i;
@@ -60,7 +60,7 @@ std::vector<uint8_t> Encode(const MachineState& s) {
   MemorySink sink;
   SectionWriter w(sink);
   EXPECT_TRUE(w.WriteFileHeader().ok());
-  EXPECT_TRUE(WriteMachineConfig(w, s.config, s.vcpus[0].cpuid).ok());
+  EXPECT_TRUE(WriteMachineConfig(w, s.config).ok());
   EXPECT_TRUE(WriteDeviceSections(w, s).ok());
   EXPECT_TRUE(w.WriteEnd().ok());
   return sink.bytes;
@@ -71,8 +71,7 @@ Result<MachineState> Decode(std::vector<uint8_t> bytes) {
   SectionReader r(source);
   RETURN_IF_ERROR(r.ReadFileHeader());
   ASSIGN_OR_RETURN(Section first, r.Next());
-  std::vector<kvm_cpuid_entry2> cpuid;
-  ASSIGN_OR_RETURN(MachineConfig config, ReadMachineConfig(first, &cpuid));
+  ASSIGN_OR_RETURN(MachineConfig config, ReadMachineConfig(first));
   DeviceSectionCollector collector(config.cpus);
   for (;;) {
     ASSIGN_OR_RETURN(Section s, r.Next());

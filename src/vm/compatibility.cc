@@ -7,8 +7,7 @@
 
 namespace ferry {
 
-Status CheckHostCanRun(const state::MachineConfig& config,
-                       const std::vector<kvm_cpuid_entry2>& guest_cpuid) {
+Status CheckHostCanRun(const state::MachineConfig& config) {
   ASSIGN_OR_RETURN(Kvm kvm, Kvm::Open());
   if (config.cpus > static_cast<uint32_t>(kvm.max_vcpus())) {
     return Error(ErrorCode::kResourceExhausted, "the guest has " + std::to_string(config.cpus) +
@@ -21,7 +20,7 @@ Status CheckHostCanRun(const state::MachineConfig& config,
                                                     FormatSize(host_bytes));
   }
   ASSIGN_OR_RETURN(std::vector<kvm_cpuid_entry2> supported, kvm.SupportedCpuid());
-  std::vector<std::string> missing = state::MissingCpuFeatures(guest_cpuid, supported);
+  std::vector<std::string> missing = state::MissingCpuFeatures(config.cpuid, supported);
   if (missing.empty()) return OkStatus();
   std::string list;
   for (const std::string& name : missing) list += (list.empty() ? "" : ", ") + name;

@@ -13,7 +13,6 @@ namespace ferry {
 
 // Fails listing every CPU feature the guest has and this host's KVM cannot
 // offer, and when the machine's size is beyond what this host allows.
-Status CheckHostCanRun(const state::MachineConfig& config,
-                       const std::vector<kvm_cpuid_entry2>& guest_cpuid);
+Status CheckHostCanRun(const state::MachineConfig& config);
 
 }  // namespace ferry

@@ -83,7 +83,9 @@ Status VirtualMachine::LoadState(const state::MachineState& saved) {
     RETURN_IF_ERROR_CTX(RestoreVcpu(vcpus_[i], saved.vcpus[i]),
                         "restoring vCPU " + std::to_string(i));
   }
-  guest_cpuid_ = saved.vcpus[0].cpuid;
+  // KVM may report a vCPU's CPUID differently from what was set (PVM does);
+  // the baseline travels unchanged in the machine section instead.
+  guest_cpuid_ = saved.config.cpuid;
   RETURN_IF_ERROR_CTX(RestoreChips(saved), "restoring the interrupt controllers");
   serial_.Restore(saved.serial);
   return OkStatus();

@@ -73,11 +73,9 @@ class VirtualMachine final : public migration::MigratableVm {
   // The complete machine state; the VM must be paused.
   Result<state::MachineState> CaptureState() const override;
   state::MachineConfig machine_config() const override {
-    return {config_.memory_bytes, config_.cpus, config_.cmdline};
+    return {config_.memory_bytes, config_.cpus, config_.cmdline, guest_cpuid_};
   }
   const GuestMemory& memory() const override { return memory_; }
-  // CPUID as the guest sees it (what a destination must be able to offer).
-  const std::vector<kvm_cpuid_entry2>& guest_cpuid() const override { return guest_cpuid_; }
   Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
   void SetThrottle(int percent) override;
 
@@ -100,6 +98,7 @@ class VirtualMachine final : public migration::MigratableVm {
   IoBus ports_{"port I/O"};
   IoBus mmio_{"MMIO"};
   std::vector<Vcpu> vcpus_;
+  // The CPUID the guest was started with (what a destination must offer).
   std::vector<kvm_cpuid_entry2> guest_cpuid_;
   std::vector<uint32_t> msr_indices_;
   std::unique_ptr<RunGate> gate_;

@@ -50,7 +50,9 @@ Decision ConvergencePolicy::Next(const RoundStats& round) {
   Decision d;
   double remaining = static_cast<double>(round.pages_dirtied) * kPageBytes;
   d.predicted_downtime_ms = (bandwidth_ > 0 ? remaining / bandwidth_ : 0) + config_.device_state_ms;
-  if (bandwidth_ > 0 && d.predicted_downtime_ms <= config_.downtime_ms) {
+  bool halving = round.pages_dirtied * 2 <= round.pages_sent &&
+                 round.pages_dirtied > config_.small_set_pages && round.round < config_.max_rounds;
+  if (bandwidth_ > 0 && d.predicted_downtime_ms <= config_.downtime_ms && !halving) {
     d.action = Action::kSwitchover;
     d.converged = true;
     d.reason = Format("downtime target met (predicted %.1f ms <= %.0f ms)", d.predicted_downtime_ms,

@@ -36,11 +36,15 @@ Status SendAllMemory(const GuestMemory& memory, state::SectionWriter& writer,
 Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
                   int64_t started_ns, int64_t* paused_ns, bool* paused) {
   RETURN_IF_ERROR(OpenStream(vm, streams, report, started_ns));
+  int64_t pausing = MonotonicNs();
   RETURN_IF_ERROR(vm.Pause());
   *paused = true;
-  *paused_ns = MonotonicNs();
+  *paused_ns = pausing;
+  report.switchover.pause_ms = NsToMs(MonotonicNs() - pausing);
+  int64_t sending = MonotonicNs();
   RETURN_IF_ERROR_CTX(SendAllMemory(vm.memory(), streams.writer, report), "sending memory");
-  RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm, streams));
+  report.switchover.last_pages_ms = NsToMs(MonotonicNs() - sending);
+  RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm, streams, report.switchover));
   report.transfer_ms = NsToMs(MonotonicNs() - *paused_ns);
   return OkStatus();
 }

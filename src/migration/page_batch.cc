@@ -26,7 +26,8 @@ Status PageBatch::Flush(state::SectionWriter& writer) {
   pieces.push_back({header_, sizeof header_});
   pieces.push_back({entries_.data(), entries_.size() * sizeof(uint64_t)});
   pieces.insert(pieces.end(), payloads_.begin(), payloads_.end());
-  Status written = writer.WriteGather(state::SectionType::kPages, 0, pieces);
+  bool live = (header_[1] & kPageBatchLiveData) != 0;
+  Status written = writer.WriteGather(state::SectionType::kPages, 0, pieces, live ? 2 : SIZE_MAX);
   entries_.clear();
   payloads_.clear();
   return written;
@@ -38,7 +39,7 @@ Result<AppliedPages> ReceivePageBatch(state::SectionReader& reader, uint64_t len
   if (length < sizeof head) return Error(ErrorCode::kCorrupt, "section 'pages' is too short");
   RETURN_IF_ERROR(reader.ReadPiece({reinterpret_cast<uint8_t*>(head), sizeof head}));
   uint32_t count = head[0];
-  if (head[1] != 0 || count == 0 || count > (length - 8) / 8) {
+  if ((head[1] & ~kPageBatchLiveData) != 0 || count == 0 || count > (length - 8) / 8) {
     return Error(ErrorCode::kCorrupt, "section 'pages' has a bad record count");
   }
   std::vector<uint64_t> entries(count);
@@ -70,7 +71,7 @@ Result<AppliedPages> ReceivePageBatch(state::SectionReader& reader, uint64_t len
       ++applied.zero;
     }
   }
-  RETURN_IF_ERROR(reader.ReadPieces(pages));
+  RETURN_IF_ERROR(reader.ReadPieces(pages, (head[1] & kPageBatchLiveData) == 0));
   RETURN_IF_ERROR(reader.Finish());
   return applied;
 }

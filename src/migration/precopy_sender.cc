@@ -20,11 +20,9 @@ double MibPerSecond(uint64_t bytes, double ms) {
   return ms > 0 ? static_cast<double>(bytes) / (1 << 20) / (ms / 1000) : 0;
 }
 
-// Sends page records in batches. While the guest runs, page data is first
-// copied to a staging buffer: the section CRC must cover exactly the bytes
-// that go out, and the guest may rewrite a page in between (that page is
-// dirty again and goes out in a later round). Once the guest is paused,
-// pages go out straight from guest memory.
+// Sends page records in batches, straight from guest memory. While the guest
+// runs, the page data stays out of the section CRC (page_batch.h says why);
+// once it is paused, everything is checked.
 class PageSender {
  public:
   PageSender(const GuestMemory& memory, SenderStreams& streams, const PrecopyOptions& options,
@@ -34,10 +32,11 @@ class PageSender {
         options_(options),
         report_(report),
         batch_(kPagesPerBatch),
-        staging_(new uint8_t[kPagesPerBatch * kPageSize]),
-        limiter_(options.bandwidth) {}
+        limiter_(options.bandwidth) {
+    batch_.set_live(true);
+  }
 
-  void set_live(bool live) { live_ = live; }
+  void set_live(bool live) { batch_.set_live(live); }
   void set_round(int round, uint64_t pages) {
     round_ = round;
     pages_left_ = pages;
@@ -52,7 +51,6 @@ class PageSender {
     if (batch_.empty()) return OkStatus();
     uint64_t before = streams_.sink.bytes_written();
     RETURN_IF_ERROR(batch_.Flush(streams_.writer));
-    staged_ = 0;
     uint64_t sent = streams_.sink.bytes_written() - before;
     limiter_.Consumed(sent);
     if (options_.cancel && options_.cancel->load()) {
@@ -71,11 +69,6 @@ class PageSender {
       batch_.AddZero(page);
       ++report_.pages_zero;
     } else {
-      if (live_) {
-        uint8_t* slot = staging_.get() + staged_++ * kPageSize;
-        std::memcpy(slot, data, kPageSize);
-        data = slot;
-      }
       batch_.AddNormal(page, data);
       ++report_.pages_normal;
     }
@@ -107,9 +100,6 @@ class PageSender {
   const PrecopyOptions& options_;
   MigrationReport& report_;
   PageBatch batch_;
-  std::unique_ptr<uint8_t[]> staging_;
-  size_t staged_ = 0;
-  bool live_ = true;
   RateLimiter limiter_;
   uint64_t pages_sent_ = 0;
   int round_ = 0;
@@ -217,9 +207,11 @@ class PrecopySession {
 
   Status SwitchOver(const DirtyBitmap& dirty) {
     vm_.SetThrottle(0);
+    // Downtime starts when we ask the vCPUs to stop.
+    paused_ns_ = MonotonicNs();
     RETURN_IF_ERROR(vm_.Pause());
     paused_ = true;
-    paused_ns_ = MonotonicNs();
+    report_.switchover.pause_ms = NsToMs(MonotonicNs() - paused_ns_);
     // The last dirty pages: the ones seen before the pause plus any written since.
     ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
     last.Merge(dirty);
@@ -236,7 +228,9 @@ class PrecopySession {
     double ms = NsToMs(MonotonicNs() - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
     report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
-    RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_));
+    report_.switchover.last_pages_ms =
+        NsToMs(MonotonicNs() - paused_ns_) - report_.switchover.pause_ms;
+    RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_, report_.switchover));
     report_.transfer_ms = NsToMs(MonotonicNs() - paused_ns_);
     return OkStatus();
   }

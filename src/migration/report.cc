@@ -33,6 +33,13 @@ Json MigrationReport::ToJson() const {
   j.Set("reason", reason);
   j.Set("downtime_target_ms", downtime_target_ms);
   j.Set("predicted_downtime_ms", predicted_downtime_ms);
+  Json phases = Json::MakeObject();
+  phases.Set("pause_ms", switchover.pause_ms);
+  phases.Set("last_pages_ms", switchover.last_pages_ms);
+  phases.Set("devices_ms", switchover.devices_ms);
+  phases.Set("load_ms", switchover.load_ms);
+  phases.Set("handover_ms", switchover.handover_ms);
+  j.Set("switchover", std::move(phases));
   return j;
 }
 

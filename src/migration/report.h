@@ -17,6 +17,15 @@ struct RoundReport {
   double mib_per_s = 0;
 };
 
+// Where the downtime went, in order (pre-copy).
+struct SwitchoverPhases {
+  double pause_ms = 0;       // stopping the vCPUs
+  double last_pages_ms = 0;  // collecting and sending the last dirty pages
+  double devices_ms = 0;     // capturing and sending vCPU and device state
+  double load_ms = 0;        // until the destination said it has loaded everything
+  double handover_ms = 0;    // go -> running
+};
+
 struct MigrationReport {
   std::string status = "completed";  // completed | failed
   std::string mode = "offline";
@@ -36,6 +45,7 @@ struct MigrationReport {
   std::string reason;               // why iteration stopped
   double downtime_target_ms = 0;
   double predicted_downtime_ms = 0;
+  SwitchoverPhases switchover;
 
   Json ToJson() const;
   std::string ToText() const;

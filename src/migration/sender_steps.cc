@@ -28,17 +28,23 @@ Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
   return OkStatus();
 }
 
-Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams) {
+Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams,
+                                SwitchoverPhases& phases) {
+  int64_t start = MonotonicNs();
   ASSIGN_OR_RETURN(state::MachineState machine, vm.CaptureState());
   RETURN_IF_ERROR(state::WriteDeviceSections(streams.writer, machine));
   RETURN_IF_ERROR(streams.writer.WriteEnd());
+  int64_t sent = MonotonicNs();
+  phases.devices_ms = NsToMs(sent - start);
   RETURN_IF_ERROR(ReadReply(streams.reader, state::SectionType::kReady));
+  phases.load_ms = NsToMs(MonotonicNs() - sent);
   return OkStatus();
 }
 
 Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_ns,
                 int64_t started_ns, bool* committed) {
   // The point of no return: after `go` only the destination may run the VM.
+  int64_t go_at = MonotonicNs();
   RETURN_IF_ERROR_CTX(streams.writer.Write(state::SectionType::kGo, 0, {}), "handing over");
   *committed = true;
   ASSIGN_OR_RETURN(Reply running, ReadReply(streams.reader, state::SectionType::kRunning));
@@ -48,6 +54,7 @@ Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_
   bool same_host = report.downtime_clock == "same-host";
   int64_t resumed_ns = running.time_ns - (same_host ? 0 : offset_ns);
   report.downtime_ms = NsToMs(resumed_ns - paused_ns);
+  report.switchover.handover_ms = NsToMs(MonotonicNs() - go_at);
   report.bytes_sent = streams.sink.bytes_written();
   report.total_ms = NsToMs(MonotonicNs() - started_ns);
   return OkStatus();

@@ -26,7 +26,7 @@ Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
 
 // With the VM paused and all memory sent: device state, end, and wait until
 // the destination has loaded everything.
-Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams);
+Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams, SwitchoverPhases& phases);
 
 // Sends `go` (after which the source never runs the VM again: *committed is
 // set) and waits for `running`; fills downtime, bytes and total time.

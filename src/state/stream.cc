@@ -90,13 +90,13 @@ Status SectionWriter::Write(SectionType type, uint16_t instance, std::span<const
 }
 
 Status SectionWriter::WriteGather(SectionType type, uint16_t instance,
-                                  std::span<const iovec> pieces) {
+                                  std::span<const iovec> pieces, size_t checked) {
   const SectionKind* kind = FindSectionKind(static_cast<uint32_t>(type));
   SectionHeader header{static_cast<uint32_t>(type), kind->version, instance, 0, 0};
   for (const iovec& piece : pieces) header.length += piece.iov_len;
   uint32_t crc = SectionHeaderCrc(header);
-  for (const iovec& piece : pieces) {
-    crc = Crc32c({static_cast<const uint8_t*>(piece.iov_base), piece.iov_len}, crc);
+  for (size_t i = 0; i < pieces.size() && i < checked; ++i) {
+    crc = Crc32c({static_cast<const uint8_t*>(pieces[i].iov_base), pieces[i].iov_len}, crc);
   }
   header.crc = crc;
   auto encoded = EncodeSectionHeader(header);
@@ -152,7 +152,7 @@ Status SectionReader::ReadPiece(std::span<uint8_t> out) {
   return OkStatus();
 }
 
-Status SectionReader::ReadPieces(std::span<iovec> pieces) {
+Status SectionReader::ReadPieces(std::span<iovec> pieces, bool checked) {
   uint64_t total = 0;
   for (const iovec& piece : pieces) total += piece.iov_len;
   if (total > left_) {
@@ -162,7 +162,7 @@ Status SectionReader::ReadPieces(std::span<iovec> pieces) {
   RETURN_IF_ERROR_CTX(source_.ReadGather(pieces),
                       "reading section '" + SectionName(current_.type) + "'");
   for (const iovec& piece : pieces) {
-    crc_ = Crc32c({static_cast<const uint8_t*>(piece.iov_base), piece.iov_len}, crc_);
+    if (checked) crc_ = Crc32c({static_cast<const uint8_t*>(piece.iov_base), piece.iov_len}, crc_);
   }
   left_ -= total;
   return OkStatus();

@@ -67,7 +67,10 @@ class SectionWriter {
   Status WriteFileHeader();
   Status Write(SectionType type, uint16_t instance, std::span<const uint8_t> payload);
   // A section whose payload is the concatenation of `pieces` (no copy is made).
-  Status WriteGather(SectionType type, uint16_t instance, std::span<const iovec> pieces);
+  // Only the first `checked` pieces enter the CRC (all by default); a section
+  // type that leaves some bytes unchecked says so in its own covered bytes.
+  Status WriteGather(SectionType type, uint16_t instance, std::span<const iovec> pieces,
+                     size_t checked = SIZE_MAX);
   Status WriteEnd() { return Write(SectionType::kEnd, 0, {}); }
 
  private:
@@ -93,7 +96,8 @@ class SectionReader {
   // pieces, then Finish() checks that the pieces added up and the CRC holds.
   Result<SectionHeader> NextHeader();
   Status ReadPiece(std::span<uint8_t> out);
-  Status ReadPieces(std::span<iovec> pieces);
+  // `checked` false: the bytes are not part of the CRC (see WriteGather).
+  Status ReadPieces(std::span<iovec> pieces, bool checked = true);
   Status Finish();
 
  private:

@@ -178,7 +178,8 @@ Json VmApiHandler::Migrate(const Json& request, const EventSink& emit) {
   bool committed = false;
   Result<migration::MigrationReport> report =
       chosen == "offline"
-          ? migration::SendOffline(*vm_, connection->get(), *to, started, &committed)
+          ? migration::SendOffline(*vm_, connection->get(), *to, started, options->bandwidth,
+                                   &committed)
           : migration::SendPrecopy(*vm_, connection->get(), *to, started, *options, &committed);
   migrating_ = false;
   if (!report.ok()) {

@@ -2,6 +2,7 @@
 
 #include "base/clock.h"
 #include "migration/page_batch.h"
+#include "migration/rate_limiter.h"
 #include "migration/sender_steps.h"
 #include "state/memory_image.h"
 
@@ -11,9 +12,16 @@ namespace {
 constexpr size_t kPagesPerBatch = 1024;  // 4 MiB sections
 constexpr int kReplyTimeoutMs = 60'000;
 
-Status SendAllMemory(const GuestMemory& memory, state::SectionWriter& writer,
+Status SendAllMemory(const GuestMemory& memory, SenderStreams& streams, uint64_t bandwidth,
                      MigrationReport& report) {
   PageBatch batch(kPagesPerBatch);
+  RateLimiter limiter(bandwidth);
+  auto flush = [&]() -> Status {
+    uint64_t before = streams.sink.bytes_written();
+    RETURN_IF_ERROR(batch.Flush(streams.writer));
+    limiter.Consumed(streams.sink.bytes_written() - before);
+    return OkStatus();
+  };
   state::MemoryImageStats stats;
   const uint8_t* base = memory.host_base();
   RETURN_IF_ERROR(state::ScanDataRuns(
@@ -21,12 +29,12 @@ Status SendAllMemory(const GuestMemory& memory, state::SectionWriter& writer,
       [&](uint64_t offset, uint64_t length) -> Status {
         for (uint64_t at = offset; at < offset + length; at += kPageSize) {
           batch.AddNormal(at / kPageSize, base + at);
-          if (batch.full()) RETURN_IF_ERROR(batch.Flush(writer));
+          if (batch.full()) RETURN_IF_ERROR(flush());
         }
         return OkStatus();
       },
       &stats));
-  RETURN_IF_ERROR(batch.Flush(writer));
+  RETURN_IF_ERROR(flush());
   report.pages_normal += stats.pages_data;
   report.pages_zero += stats.pages_zero;
   return OkStatus();
@@ -34,7 +42,7 @@ Status SendAllMemory(const GuestMemory& memory, state::SectionWriter& writer,
 
 // Everything up to `ready`; any failure here leaves the VM to the source.
 Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
-                  int64_t started_ns, int64_t* paused_ns, bool* paused) {
+                  int64_t started_ns, uint64_t bandwidth, int64_t* paused_ns, bool* paused) {
   RETURN_IF_ERROR(OpenStream(vm, streams, report, started_ns));
   int64_t pausing = MonotonicNs();
   RETURN_IF_ERROR(vm.Pause());
@@ -42,7 +50,7 @@ Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
   *paused_ns = pausing;
   report.switchover.pause_ms = NsToMs(MonotonicNs() - pausing);
   int64_t sending = MonotonicNs();
-  RETURN_IF_ERROR_CTX(SendAllMemory(vm.memory(), streams.writer, report), "sending memory");
+  RETURN_IF_ERROR_CTX(SendAllMemory(vm.memory(), streams, bandwidth, report), "sending memory");
   report.switchover.last_pages_ms = NsToMs(MonotonicNs() - sending);
   RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm, streams, report.switchover));
   report.transfer_ms = NsToMs(MonotonicNs() - *paused_ns);
@@ -52,7 +60,7 @@ Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
 }  // namespace
 
 Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string& destination,
-                                    int64_t started_ns, bool* committed) {
+                                    int64_t started_ns, uint64_t bandwidth, bool* committed) {
   *committed = false;
   MigrationReport report;
   report.destination = destination;
@@ -60,7 +68,7 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
   SenderStreams streams(fd);
   int64_t paused_ns = 0;
   bool paused = false;
-  Status ready = SendPaused(vm, streams, report, started_ns, &paused_ns, &paused);
+  Status ready = SendPaused(vm, streams, report, started_ns, bandwidth, &paused_ns, &paused);
   if (!ready.ok()) {
     if (paused) (void)vm.Resume();  // the destination never runs a half-received VM
     return std::move(ready).error();

@@ -19,7 +19,8 @@ namespace ferry::migration {
 
 // `started_ns` is when the request arrived (MonotonicNs). On error, `committed`
 // tells the caller whether the VM was resumed (false) or left paused (true).
+// `bandwidth` caps the stream in bytes per second (0: no cap).
 Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string& destination,
-                                    int64_t started_ns, bool* committed);
+                                    int64_t started_ns, uint64_t bandwidth, bool* committed);
 
 }  // namespace ferry::migration

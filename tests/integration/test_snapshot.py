@@ -12,7 +12,7 @@ DIRTIER = "dirtier --size 128M --rate 100M --duration 5 --heartbeat-ms 20 --swee
 
 
 def last_heartbeat(guest):
-    ts, m = guest.matching(r"^hb cpu=0 seq=(\d+) t_us=(\d+)")[-1]
+    ts, m = guest.matching(r"^hb cpu=0 seq=(\d+) t_us=(\d+)$")[-1]
     return int(m.group(1)), int(m.group(2))
 
 
@@ -41,8 +41,10 @@ def test_restore_goes_on_with_memory_and_clock(snapshot):
     time.sleep(1.0)
     g = restore(directory)
     resumed = time.monotonic()
-    m = g.wait_for(r"^hb cpu=0 seq=(\d+) t_us=(\d+)")
-    assert int(m.group(1)) == seq + 1  # the very next heartbeat: nothing replayed or lost
+    m = g.wait_for(r"^hb cpu=0 seq=(\d+) t_us=(\d+)$")
+    # The very next heartbeat (or the one after, when the line in flight at the
+    # snapshot was cut): nothing replayed, nothing lost.
+    assert int(m.group(1)) in (seq + 1, seq + 2)
     # Guest time moved on by about the time the VM spent saved, not more, not less.
     guest_gap = (int(m.group(2)) - t_us) / 1e6
     assert (resumed - taken) - 0.3 < guest_gap < (resumed - taken) + 1.5, guest_gap

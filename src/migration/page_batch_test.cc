@@ -4,27 +4,12 @@
 
 #include <cstring>
 
+#include "state/memory_stream_test_util.h"
+
 namespace ferry::migration {
 namespace {
 
-class Buffer final : public state::ByteSink, public state::ByteSource {
- public:
-  Status WriteGather(std::span<const iovec> pieces) override {
-    for (const iovec& p : pieces) {
-      auto* b = static_cast<const uint8_t*>(p.iov_base);
-      bytes.insert(bytes.end(), b, b + p.iov_len);
-    }
-    return OkStatus();
-  }
-  Status ReadExact(std::span<uint8_t> out) override {
-    if (out.size() > bytes.size() - pos) return Error(ErrorCode::kCorrupt, "truncated");
-    if (!out.empty()) std::memcpy(out.data(), bytes.data() + pos, out.size());
-    pos += out.size();
-    return OkStatus();
-  }
-  std::vector<uint8_t> bytes;
-  size_t pos = 0;
-};
+using Buffer = state::MemoryStream;
 
 Result<AppliedPages> Receive(Buffer& wire, GuestMemory& memory) {
   state::SectionReader reader(wire);

@@ -5,35 +5,11 @@
 #include "state/cpu_compat.h"
 #include "state/fields.h"
 #include "state/machine_state.h"
+#include "state/memory_stream_test_util.h"
 #include "state/stream.h"
 
 namespace ferry::state {
 namespace {
-
-class MemorySink final : public ByteSink {
- public:
-  Status WriteGather(std::span<const iovec> pieces) override {
-    for (const iovec& p : pieces) {
-      auto* b = static_cast<const uint8_t*>(p.iov_base);
-      bytes.insert(bytes.end(), b, b + p.iov_len);
-    }
-    return OkStatus();
-  }
-  std::vector<uint8_t> bytes;
-};
-
-class MemorySource final : public ByteSource {
- public:
-  explicit MemorySource(std::vector<uint8_t> b) : bytes(std::move(b)) {}
-  Status ReadExact(std::span<uint8_t> out) override {
-    if (out.size() > bytes.size() - pos) return Error(ErrorCode::kCorrupt, "truncated");
-    if (!out.empty()) std::memcpy(out.data(), bytes.data() + pos, out.size());
-    pos += out.size();
-    return OkStatus();
-  }
-  std::vector<uint8_t> bytes;
-  size_t pos = 0;
-};
 
 MachineState SampleState(uint32_t cpus) {
   MachineState s;
@@ -57,7 +33,7 @@ MachineState SampleState(uint32_t cpus) {
 }
 
 std::vector<uint8_t> Encode(const MachineState& s) {
-  MemorySink sink;
+  MemoryStream sink;
   SectionWriter w(sink);
   EXPECT_TRUE(w.WriteFileHeader().ok());
   EXPECT_TRUE(WriteMachineConfig(w, s.config).ok());
@@ -67,7 +43,7 @@ std::vector<uint8_t> Encode(const MachineState& s) {
 }
 
 Result<MachineState> Decode(std::vector<uint8_t> bytes) {
-  MemorySource source(std::move(bytes));
+  MemoryStream source(std::move(bytes));
   SectionReader r(source);
   RETURN_IF_ERROR(r.ReadFileHeader());
   ASSIGN_OR_RETURN(Section first, r.Next());
@@ -122,13 +98,13 @@ TEST(MachineStateFormat, NamesTheCorruptSection) {
 }
 
 TEST(MachineStateFormat, RefusesNewerSectionVersions) {
-  MemorySink sink;
+  MemoryStream sink;
   SectionWriter w(sink);
   ASSERT_TRUE(w.WriteFileHeader().ok());
   ASSERT_TRUE(w.WriteEnd().ok());
   std::vector<uint8_t> bytes = sink.bytes;
   bytes[kFileHeaderSize + 4] = 9;  // version of the End section
-  MemorySource source(bytes);
+  MemoryStream source(bytes);
   SectionReader r(source);
   ASSERT_TRUE(r.ReadFileHeader().ok());
   Result<Section> s = r.Next();

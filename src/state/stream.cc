@@ -8,6 +8,23 @@
 #include "base/crc32c.h"
 
 namespace ferry::state {
+namespace {
+
+// After a partial readv/writev of `done` bytes starting at pieces[first]:
+// drops the finished pieces, trims the partly done one, returns the new first.
+size_t Advance(std::vector<iovec>& pieces, size_t first, size_t done) {
+  while (first < pieces.size() && done >= pieces[first].iov_len) {
+    done -= pieces[first].iov_len;
+    ++first;
+  }
+  if (first < pieces.size()) {
+    pieces[first].iov_base = static_cast<uint8_t*>(pieces[first].iov_base) + done;
+    pieces[first].iov_len -= done;
+  }
+  return first;
+}
+
+}  // namespace
 
 Status FdSink::WriteGather(std::span<const iovec> pieces) {
   std::vector<iovec> left(pieces.begin(), pieces.end());
@@ -20,15 +37,7 @@ Status FdSink::WriteGather(std::span<const iovec> pieces) {
       return ErrnoError("write");
     }
     bytes_written_ += static_cast<uint64_t>(n);
-    size_t done = static_cast<size_t>(n);
-    while (first < left.size() && done >= left[first].iov_len) {
-      done -= left[first].iov_len;
-      ++first;
-    }
-    if (first < left.size()) {
-      left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + done;
-      left[first].iov_len -= done;
-    }
+    first = Advance(left, first, static_cast<size_t>(n));
   }
   return OkStatus();
 }
@@ -66,15 +75,7 @@ Status FdSource::ReadGather(std::span<iovec> pieces) {
                    "input ends early (truncated after " + std::to_string(bytes_read_) + " bytes)");
     }
     bytes_read_ += static_cast<uint64_t>(n);
-    size_t done = static_cast<size_t>(n);
-    while (first < left.size() && done >= left[first].iov_len) {
-      done -= left[first].iov_len;
-      ++first;
-    }
-    if (first < left.size()) {
-      left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + done;
-      left[first].iov_len -= done;
-    }
+    first = Advance(left, first, static_cast<size_t>(n));
   }
   return OkStatus();
 }

@@ -50,9 +50,11 @@ Decision ConvergencePolicy::Next(const RoundStats& round) {
   Decision d;
   double remaining = static_cast<double>(round.pages_dirtied) * kPageBytes;
   d.predicted_downtime_ms = (bandwidth_ > 0 ? remaining / bandwidth_ : 0) + config_.device_state_ms;
-  bool halving = round.pages_dirtied * 2 <= round.pages_sent &&
-                 round.pages_dirtied > config_.small_set_pages && round.round < config_.max_rounds;
-  if (bandwidth_ > 0 && d.predicted_downtime_ms <= config_.downtime_ms && !halving) {
+  // Another round pays while it cuts the dirty set by a quarter or more.
+  bool shrinking = round.pages_dirtied * 4 <= round.pages_sent * 3 &&
+                   round.pages_dirtied > config_.small_set_pages &&
+                   round.round < config_.max_rounds;
+  if (bandwidth_ > 0 && d.predicted_downtime_ms <= config_.downtime_ms && !shrinking) {
     d.action = Action::kSwitchover;
     d.converged = true;
     d.reason = Format("downtime target met (predicted %.1f ms <= %.0f ms)", d.predicted_downtime_ms,

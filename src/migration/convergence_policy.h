@@ -4,8 +4,8 @@
 // Rules, each visible in the report as the reason for the decision:
 //  1. downtime target: the predicted downtime (bytes still dirty / measured
 //     bandwidth + device state time) fits --downtime-ms -> switch over, unless
-//     the last round at least halved the dirty set: then one more (short)
-//     round costs little total time and cuts the downtime by half or more;
+//     the last round cut the dirty set by a quarter or more: then one more
+//     (shorter) round costs little total time and cuts the downtime further;
 //  2. small final set: at most `small_set_pages` dirty pages -> switch over;
 //  3. max rounds: --max-rounds iterations done -> stalled;
 //  4. non-convergence: a round sent no more pages than were dirtied while it

@@ -15,13 +15,22 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The meta package names the current ABI's image package.
-image_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-  awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+resolve() {
+  apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+image_pkg=$(resolve)
+if [ -z "$image_pkg" ]; then
+  # A fresh machine may not have package lists yet.
+  apt-get update >/dev/null 2>&1 || true
+  image_pkg=$(resolve)
+fi
 if [ -z "$image_pkg" ]; then
   echo "fetch-linux: cannot resolve linux-image-cloud-amd64 (run apt-get update?)" >&2
   exit 1
 fi
-(cd "$work" && apt-get download "$image_pkg" >/dev/null 2>&1) || {
+(cd "$work" && apt-get download "$image_pkg" >/dev/null 2>&1) ||
+  (apt-get update >/dev/null 2>&1 && cd "$work" && apt-get download "$image_pkg" >/dev/null 2>&1) || {
   echo "fetch-linux: apt-get download $image_pkg failed" >&2
   exit 1
 }

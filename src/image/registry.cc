@@ -13,6 +13,7 @@
 #include "image/qcow2_writer.h"
 #include "image/raw.h"
 #include "image/vhd.h"
+#include "image/vhdx.h"
 #include "image/vmdk_reader.h"
 #include "image/vmdk_writer.h"
 
@@ -88,7 +89,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kVhd:
       return OpenVhd(path);
     case Format::kVhdx:
-      break;
+      return OpenVhdx(path);
   }
   return Error(ErrorCode::kUnimplemented,
                std::string("reading ") + FormatName(format) + " images is not implemented");

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/units.h"
 #include "image/command_util.h"
 #include "image/commands.h"
 #include "image/convert.h"
+#include "image/convert_checkpoint.h"
 #include "image/raw.h"
 #include "image/temp_output.h"
 
@@ -47,10 +49,61 @@ Result<CopyOptions> CopyOptionsFrom(const Args& args) {
   return o;
 }
 
+// Everything that shapes the output bytes, for the checkpoint's identity.
+std::string OutputOptions(const Args& args, Format out_format, const CopyOptions& copy) {
+  return std::string(FormatName(out_format)) + " -o " + args.Get("-o").value_or("") +
+         (args.Has("-c") ? " -c" : "") + " -S " + std::to_string(copy.sparse_size);
+}
+
+// Converts into a new image under a temporary name: resumes a matching
+// interrupted run from its checkpoint, writes checkpoints as it goes, and
+// renames the output into place at the end.
+Result<int> ConvertToNewImage(const Args& args, ImageReader& src, Format out_format,
+                              const CreateOptions& create, CopyOptions copy) {
+  const std::string& src_path = args.operands()[0];
+  const std::string& dst_path = args.operands()[1];
+  const bool force = args.Has("--force");
+  double interval = 5;
+  if (auto i = args.Get("--checkpoint-interval")) {
+    char* end = nullptr;
+    interval = std::strtod(i->c_str(), &end);
+    if (end == i->c_str() || *end || !(interval > 0)) {
+      return Error(ErrorCode::kInvalidArgument, "--checkpoint-interval takes seconds (> 0)");
+    }
+  }
+  ASSIGN_OR_RETURN(std::string identity,
+                   ConvertIdentity(src_path, src, OutputOptions(args, out_format, copy)));
+  const std::string temp_path = TempNameFor(dst_path);
+  // Before Prepare, which would otherwise own (and on failure remove) a
+  // leftover that cannot be resumed.
+  ASSIGN_OR_RETURN(ConvertCheckpoints checkpoints,
+                   ConvertCheckpoints::Find(temp_path, identity, force));
+  const bool resuming = checkpoints.found().has_value();
+  ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(dst_path, force, resuming));
+  out.AddSidecar(checkpoints.path());
+  std::unique_ptr<ImageWriter> dst;
+  if (resuming) {
+    ASSIGN_OR_RETURN(dst, ResumeImage(out_format, temp_path, src.virtual_size(), create,
+                                      checkpoints.found()->writer_state));
+  } else {
+    ASSIGN_OR_RETURN(dst, CreateImage(out_format, temp_path, src.virtual_size(), create));
+  }
+  RETURN_IF_ERROR(checkpoints.Lock(temp_path));
+  RETURN_IF_ERROR(checkpoints.Install(*dst, copy, interval));
+  ASSIGN_OR_RETURN(CopyStats stats, CopyImage(src, *dst, copy));
+  if (resuming && !args.Has("-q")) {
+    std::fprintf(stderr, "ferry image convert: resumed %s at %s of %s\n", dst_path.c_str(),
+                 FormatSize(stats.resumed_at).c_str(), FormatSize(stats.virtual_size).c_str());
+  }
+  dst.reset();
+  RETURN_IF_ERROR(out.Commit());
+  return 0;
+}
+
 }  // namespace
 
 Result<int> CmdConvert(int argc, char** argv) {
-  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m", "-t"},
+  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m", "-t", "--checkpoint-interval"},
                {"-c", "-p", "-n", "--target-is-zero", "--force", "-q", "-W"},
                {"-o"}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
@@ -93,12 +146,7 @@ Result<int> CmdConvert(int argc, char** argv) {
     return 0;
   }
   create.final_name = dst_path.substr(dst_path.rfind('/') + 1);
-  ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(dst_path, args.Has("--force")));
-  ASSIGN_OR_RETURN(auto dst, CreateImage(out_format, out.temp_path(), src->virtual_size(), create));
-  RETURN_IF_ERROR(CopyImage(*src, *dst, copy));
-  dst.reset();
-  RETURN_IF_ERROR(out.Commit());
-  return 0;
+  return ConvertToNewImage(args, *src, out_format, create, copy);
 }
 
 }  // namespace ferry::image

@@ -118,6 +118,22 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
                std::string("ferry image: ") + FormatName(format) + " write is not implemented");
 }
 
+Result<std::unique_ptr<ImageWriter>> ResumeImage(Format format, const std::string& path,
+                                                 uint64_t size, const CreateOptions& options,
+                                                 std::span<const uint8_t> state) {
+  switch (format) {
+    case Format::kRaw:
+      if (!state.empty()) return Error(ErrorCode::kCorrupt, "raw checkpoint state is not empty");
+      return ResumeRaw(path, size, options);
+    case Format::kQcow2:
+      return ResumeQcow2(path, size, options, state);
+    default:
+      break;
+  }
+  return Error(ErrorCode::kUnimplemented,
+               std::string("resuming a ") + FormatName(format) + " output is not implemented");
+}
+
 Status ParseCreateOptions(std::string_view text, CreateOptions& o) {
   while (!text.empty()) {
     size_t comma = text.find(',');

@@ -14,6 +14,7 @@
 #include "image/args.h"
 #include "image/convert.h"
 #include "image/file.h"
+#include "image/guest_fixup.h"
 #include "image/import_command.h"
 #include "image/import_source.h"
 #include "image/staging_dir.h"
@@ -24,7 +25,8 @@ namespace {
 using namespace image;
 
 constexpr const char* kUsage =
-    "usage: ferry import SOURCE --out DIR [-O qcow2|raw] [-p] [--force]\n"
+    "usage: ferry import SOURCE --out DIR [-O qcow2|raw] [-p] [--force] [--no-fixup]\n"
+    "                    [--fstab-uuid]\n"
     "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, or a libvirt domain XML\n";
 
 struct ImportedDisk {
@@ -84,6 +86,9 @@ Json DescribeVm(const SourceVm& vm, const std::string& source, Format format,
   Json notes = Json::MakeArray();
   for (const std::string& s : vm.notes) notes.Push(s);
   j.Set("notes", std::move(notes));
+  Json warnings = Json::MakeArray();
+  for (const std::string& s : vm.warnings) warnings.Push(s);
+  j.Set("warnings", std::move(warnings));
   return j;
 }
 
@@ -104,6 +109,8 @@ std::string Report(const SourceVm& vm, const std::string& dir,
   }
   r += "not carried over:" + std::string(vm.not_carried.empty() ? " nothing\n" : "\n");
   for (const std::string& s : vm.not_carried) r += "  - " + s + "\n";
+  if (!vm.warnings.empty()) r += "warnings:\n";
+  for (const std::string& s : vm.warnings) r += "  - " + s + "\n";
   if (!vm.notes.empty()) r += "notes:\n";
   for (const std::string& s : vm.notes) r += "  - " + s + "\n";
   return r;
@@ -138,7 +145,7 @@ Result<ImportedDisk> ConvertDisk(const SourceDisk& disk, const std::string& out,
 }
 
 Result<int> Import(int argc, char** argv) {
-  ArgSpec spec{{"--out", "-O"}, {"-p", "--force"}, {}};
+  ArgSpec spec{{"--out", "-O"}, {"-p", "--force", "--no-fixup", "--fstab-uuid"}, {}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
   if (args.operands().size() != 1 || !args.Get("--out")) {
     return Error(ErrorCode::kInvalidArgument,
@@ -157,15 +164,39 @@ Result<int> Import(int argc, char** argv) {
   ASSIGN_OR_RETURN(ImportSource src, LoadImportSource(source, staging.path()));
   SourceVm& vm = src.vm;
   if (vm.disks.empty()) vm.notes.push_back("the VM has no disks");
+  // Fix-ups work on raw disks: convert to raw first, fix, then to the
+  // output format.
+  const bool fixup = !args.Has("--no-fixup");
+  const Format first = fixup ? Format::kRaw : format;
   std::vector<ImportedDisk> disks;
-  const std::string ext = format == Format::kQcow2 ? ".qcow2" : ".raw";
+  std::vector<std::string> raw_paths;
   for (size_t i = 0; i < vm.disks.size(); ++i) {
+    std::string name = "disk" + std::to_string(i) + (first == Format::kRaw ? ".raw" : ".qcow2");
     ASSIGN_OR_RETURN(ImportedDisk d,
-                     ConvertDisk(vm.disks[i], staging.File("disk" + std::to_string(i) + ext),
-                                 format, args.Has("-p")));
+                     ConvertDisk(vm.disks[i], staging.File(name), first, args.Has("-p")));
     disks.push_back(d);
+    raw_paths.push_back(staging.File(name));
   }
   for (const std::string& s : src.scratch) ::unlink(s.c_str());
+  if (fixup) {
+    FixupOptions fo;
+    fo.fstab_uuid = args.Has("--fstab-uuid");
+    ASSIGN_OR_RETURN(FixupReport fr, FixGuest(raw_paths, fo));
+    for (const std::string& c : fr.changes) vm.notes.push_back("fix-up: " + c);
+    for (const std::string& k : fr.kernels) vm.notes.push_back(k);
+    for (const std::string& k : fr.unbootable) vm.warnings.push_back(k);
+    for (const std::string& w : fr.warnings) vm.not_carried.push_back("fix-up: " + w);
+    if (format != Format::kRaw) {
+      for (size_t i = 0; i < disks.size(); ++i) {
+        SourceDisk raw{raw_paths[i], Format::kRaw, "", "disk" + std::to_string(i), ""};
+        std::string out = staging.File("disk" + std::to_string(i) + ".qcow2");
+        ASSIGN_OR_RETURN(disks[i], ConvertDisk(raw, out, format, false));
+        ::unlink(raw_paths[i].c_str());
+      }
+    }
+  } else {
+    vm.notes.push_back("guest fix-ups skipped (--no-fixup)");
+  }
   if (vm.memory_bytes == 0) vm.not_carried.push_back("memory size (none given)");
   vm.notes.push_back(
       "ferry run does not take vm.json or disks yet (the VMM has no virtio devices): "

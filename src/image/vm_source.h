@@ -37,6 +37,7 @@ struct SourceVm {
   std::vector<SourceNic> nics;
   std::vector<std::string> not_carried;  // one line per thing left behind
   std::vector<std::string> notes;        // changes made on the way
+  std::vector<std::string> warnings;     // what may stop the guest from booting
 };
 
 // "00:50:56:AB:cd:01" -> "00:50:56:ab:cd:01"; nullopt if not a MAC address.

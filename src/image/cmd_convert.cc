@@ -16,24 +16,6 @@
 namespace ferry::image {
 namespace {
 
-void PrintProgress(const CopyProgress& p) {
-  double pct = p.total ? 100.0 * double(p.done) / double(p.total) : 100.0;
-  double rate = p.seconds > 0 ? double(p.done) / p.seconds : 0;
-  std::string eta = "--:--";
-  if (rate > 0 && p.done < p.total) {
-    uint64_t s = uint64_t(double(p.total - p.done) / rate);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%llu:%02llu", (unsigned long long)(s / 60),
-                  (unsigned long long)(s % 60));
-    eta = buf;
-  } else if (p.done >= p.total) {
-    eta = "0:00";
-  }
-  std::fprintf(stderr, "\r    (%6.2f/100%%) %s/s ETA %s   ", pct,
-               FormatSize(uint64_t(rate)).c_str(), eta.c_str());
-  if (p.done >= p.total) std::fprintf(stderr, "\n");
-}
-
 Result<CopyOptions> CopyOptionsFrom(const Args& args) {
   CopyOptions o;
   if (auto s = args.Get("-S")) {
@@ -45,7 +27,7 @@ Result<CopyOptions> CopyOptionsFrom(const Args& args) {
     o.workers = int(n);
   }
   o.target_is_zero = args.Has("--target-is-zero");
-  if (args.Has("-p")) o.progress = PrintProgress;
+  if (args.Has("-p")) o.progress = PrintCopyProgress;
   return o;
 }
 

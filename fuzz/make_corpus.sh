@@ -5,7 +5,7 @@ set -euo pipefail
 out=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions}
+mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions,guest_fixup}
 
 # A 1 MiB disk with data at the start, in the middle and at the end, and a
 # compressible stretch.
@@ -76,4 +76,23 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
     for name, data in [("a.ovf", ovf.encode()), ("a.mf", seeds["manifest"][1:])]:
         info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
 open(f"{out}/tar/package.ova", "wb").write(buf.getvalue())
+PY
+
+# Guest fix-ups: an MBR and a GPT (0 + sectors), fstab text (1), a gzip
+# initramfs (2).
+/usr/bin/python3 - "$out" "$here/../tests/integration" <<'PY'
+import gzip, sys
+sys.path.insert(0, sys.argv[2])
+from image_helpers import build_disk
+out = sys.argv[1]
+for scheme in ("mbr", "gpt"):
+    path = f"{out}/guest_fixup/{scheme}.disk"
+    build_disk(path, [bytes(512 * 8), bytes(512 * 4)], scheme)
+    data = open(path, "rb").read()[:34 * 512]
+    open(f"{out}/guest_fixup/{scheme}", "wb").write(b"\0" + data)
+    import os; os.unlink(path)
+open(f"{out}/guest_fixup/fstab", "wb").write(
+    b"\1/dev/xvda1 / ext4 defaults 0 1\n/dev/sda2 /srv ext4 defaults 0 2\nroot=/dev/hdc3 ro\n")
+open(f"{out}/guest_fixup/initramfs", "wb").write(
+    b"\2" + b"070701" + bytes(100) + gzip.compress(b"070701 kernel/drivers/block/virtio_blk.ko"))
 PY

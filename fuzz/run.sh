@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time: fuzz/run.sh BUILD SECONDS
 # (FUZZ_SEED=N for a repeatable run).
-# Seeds (make_corpus.sh) live in BUILD/seeds/<target>, made once; what the
+# Seeds (make_corpus.sh) live in BUILD/seeds/<target>, remade when the
+# script changes; what the
 # runs find grows BUILD/corpus/<target>; crashes go to BUILD/artifacts/. Exits
 # non-zero on the first target that finds a crash, with its log's tail.
 set -euo pipefail
 build=$(realpath "$1")  # absolute: the targets chdir to a scratch directory
 seconds=$2
 here=$(cd "$(dirname "$0")" && pwd)
-if [ ! -d "$build/seeds" ]; then
+if [ ! -d "$build/seeds" ] || [ "$here/make_corpus.sh" -nt "$build/seeds" ]; then
+  rm -rf "$build/seeds" "$build/seeds.new"
   "$here/make_corpus.sh" "$build/seeds.new" && mv "$build/seeds.new" "$build/seeds"
 fi
 mkdir -p "$build/artifacts" "$build/logs"

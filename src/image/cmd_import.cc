@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "base/json.h"
 #include "base/units.h"
@@ -123,12 +124,44 @@ Status WriteText(const std::string& path, const std::string& text) {
   return f.Sync();
 }
 
+// Package disks may not name other files: VMDK only as one sparse file
+// (magic KDMV, descriptor inside), and no backing files opened at all.
+Status CheckSelfContained(const SourceDisk& disk, OpenOptions& open) {
+  open.open_backing = false;
+  Format format;
+  if (disk.format) {
+    format = *disk.format;
+  } else {
+    ASSIGN_OR_RETURN(format, ProbeFormat(disk.path));
+  }
+  open.format = format;
+  if (format != Format::kVmdk) return OkStatus();
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(disk.path, false));
+  uint8_t magic[4] = {};
+  ASSIGN_OR_RETURN(size_t got, file.ReadSomeAt(0, magic));
+  if (got < 4 || std::memcmp(magic, "KDMV", 4) != 0) {
+    return Error(ErrorCode::kCorrupt, "disk " + disk.target +
+                                          " is a VMDK descriptor naming other files; a package "
+                                          "must carry self-contained (sparse or stream) disks");
+  }
+  return OkStatus();
+}
+
 Result<ImportedDisk> ConvertDisk(const SourceDisk& disk, const std::string& out, Format format,
                                  bool progress) {
   OpenOptions open;
   open.format = disk.format;
+  if (disk.packaged) RETURN_IF_ERROR(CheckSelfContained(disk, open));
   Result<std::unique_ptr<ImageReader>> src = OpenImage(disk.path, open);
   if (!src.ok()) return std::move(src).error().WithContext("disk " + disk.target);
+  if (disk.packaged) {
+    ASSIGN_OR_RETURN(ImageDetails details, (*src)->Details());
+    if (!details.backing_file.empty()) {
+      return Error(ErrorCode::kCorrupt, "disk " + disk.target + " names a backing file (" +
+                                            details.backing_file +
+                                            "); a package must carry self-contained disks");
+    }
+  }
   CreateOptions create;
   create.final_name = out.substr(out.rfind('/') + 1);
   ASSIGN_OR_RETURN(auto dst, CreateImage(format, out, (*src)->virtual_size(), create));
@@ -188,7 +221,7 @@ Result<int> Import(int argc, char** argv) {
     for (const std::string& w : fr.warnings) vm.not_carried.push_back("fix-up: " + w);
     if (format != Format::kRaw) {
       for (size_t i = 0; i < disks.size(); ++i) {
-        SourceDisk raw{raw_paths[i], Format::kRaw, "", "disk" + std::to_string(i), ""};
+        SourceDisk raw{raw_paths[i], Format::kRaw, "", "disk" + std::to_string(i), "", false};
         std::string out = staging.File("disk" + std::to_string(i) + ".qcow2");
         ASSIGN_OR_RETURN(disks[i], ConvertDisk(raw, out, format, false));
         ::unlink(raw_paths[i].c_str());

@@ -159,6 +159,7 @@ Status AddItem(const XmlNode& item, const std::map<std::string, std::string>& di
       d.path = it->second;
       d.target = label;
       d.bus = "ovf";
+      d.packaged = true;
       vm.disks.push_back(d);
       return OkStatus();
     }

@@ -18,6 +18,10 @@ struct SourceDisk {
   std::string bus;               // as the source names it: scsi, sata, ide, virtio, xen, ...
   std::string target;            // the source's device name or slot, e.g. "sda", "scsi0:1"
   std::string origin;            // for the record when `path` is a scratch copy (OVA members)
+  // From an OVF/OVA package: must be one self-contained file (no VMDK
+  // descriptor naming other files, no backing file), so that a package
+  // cannot make ferry read files of the host into the image.
+  bool packaged = false;
 };
 
 struct SourceNic {

@@ -278,3 +278,31 @@ def test_existing_output_refused(tmp_path, disks):
     r = ferry_import(tmp_path / "nothing.vmx", "--out", out, check=False)
     assert r.returncode == 1 and "not an empty directory" in r.stderr
     assert (out / "keep").read_text() == "mine"
+
+
+def make_package(tmp_path, disk_name, disk_bytes):
+    ovf = ovf_text(disk_name, 1 << 20).encode()
+    ova = tmp_path / "hostile.ova"
+    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in [("appliance.ovf", ovf), (disk_name, disk_bytes)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return ova
+
+
+def test_ova_disk_naming_host_files_refused(tmp_path):
+    """A package's disk may not make ferry read other files of the host: a
+    VMDK descriptor with a flat extent on /etc/hostname, a qcow2 with a
+    backing file."""
+    descriptor = (b'# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n'
+                  b'createType="monolithicFlat"\nRW 1 FLAT "/etc/hostname" 0\n')
+    ova = make_package(tmp_path, "disk1.vmdk", descriptor)
+    r = ferry_import(ova, "--out", tmp_path / "vm", check=False)
+    assert r.returncode == 1 and "self-contained" in r.stderr, r.stderr
+    qemu_img("create", "-f", "qcow2", "-u", "-b", "/etc/hostname", "-F", "raw",
+             tmp_path / "backed.qcow2", "1M")
+    ova = make_package(tmp_path, "disk1.vmdk", (tmp_path / "backed.qcow2").read_bytes())
+    r = ferry_import(ova, "--out", tmp_path / "vm", check=False)
+    assert r.returncode == 1 and "backing file" in r.stderr, r.stderr
+    assert not (tmp_path / "vm").exists()

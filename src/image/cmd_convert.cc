@@ -45,40 +45,14 @@ Result<int> ConvertToNewImage(const Args& args, ImageReader& src, Format out_for
   const std::string& src_path = args.operands()[0];
   const std::string& dst_path = args.operands()[1];
   const bool force = args.Has("--force");
-  double interval = 5;
-  if (auto i = args.Get("--checkpoint-interval")) {
-    char* end = nullptr;
-    interval = std::strtod(i->c_str(), &end);
-    if (end == i->c_str() || *end || !(interval > 0)) {
-      return Error(ErrorCode::kInvalidArgument, "--checkpoint-interval takes seconds (> 0)");
-    }
-  }
-  ASSIGN_OR_RETURN(std::string identity,
-                   ConvertIdentity(src_path, src, OutputOptions(args, out_format, copy)));
-  const std::string temp_path = TempNameFor(dst_path);
-  // Before Prepare, which would otherwise own (and on failure remove) a
-  // leftover that cannot be resumed.
-  ASSIGN_OR_RETURN(ConvertCheckpoints checkpoints,
-                   ConvertCheckpoints::Find(temp_path, identity, force));
-  const bool resuming = checkpoints.found().has_value();
-  ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(dst_path, force, resuming));
-  out.AddSidecar(checkpoints.path());
-  std::unique_ptr<ImageWriter> dst;
-  if (resuming) {
-    ASSIGN_OR_RETURN(dst, ResumeImage(out_format, temp_path, src.virtual_size(), create,
-                                      checkpoints.found()->writer_state));
-  } else {
-    ASSIGN_OR_RETURN(dst, CreateImage(out_format, temp_path, src.virtual_size(), create));
-  }
-  RETURN_IF_ERROR(checkpoints.Lock(temp_path));
-  RETURN_IF_ERROR(checkpoints.Install(*dst, copy, interval));
-  ASSIGN_OR_RETURN(CopyStats stats, CopyImage(src, *dst, copy));
-  if (resuming && !args.Has("-q")) {
+  ASSIGN_OR_RETURN(double interval, CheckpointInterval(args));
+  ResumableCopy job{src_path, dst_path, out_format, create, OutputOptions(args, out_format, copy),
+                    force,    interval};
+  ASSIGN_OR_RETURN(CopyStats stats, RunResumableCopy(src, job, copy));
+  if (stats.resumed && !args.Has("-q")) {
     std::fprintf(stderr, "ferry image convert: resumed %s at %s of %s\n", dst_path.c_str(),
                  FormatSize(stats.resumed_at).c_str(), FormatSize(stats.virtual_size).c_str());
   }
-  dst.reset();
-  RETURN_IF_ERROR(out.Commit());
   return 0;
 }
 

@@ -6,9 +6,11 @@
 
 #include <cstdio>
 
+#include "base/units.h"
 #include "image/args.h"
 #include "image/command_util.h"
 #include "image/convert.h"
+#include "image/convert_checkpoint.h"
 #include "image/guest_fixup.h"
 #include "image/mount_check.h"
 #include "image/p2v_command.h"
@@ -22,7 +24,8 @@ using namespace image;
 
 constexpr const char* kUsage =
     "usage: ferry p2v --source DEVICE|FILE --out IMAGE [-O qcow2|raw] [-p] [--force]\n"
-    "                 [--no-fixup] [--fstab-uuid]\n"
+    "                 [--no-fixup] [--fstab-uuid] [--checkpoint-interval SECONDS]\n"
+    "  Without fix-ups an interrupted p2v resumes when run again (as convert does).\n"
     "  For a consistent image of a disk in use, give an LVM or device-mapper snapshot\n"
     "  of it as --source.\n";
 
@@ -64,7 +67,9 @@ void PrintFixups(const FixupReport& report) {
 }
 
 Result<int> P2v(int argc, char** argv) {
-  ArgSpec spec{{"--source", "--out", "-O"}, {"-p", "--force", "--no-fixup", "--fstab-uuid"}, {}};
+  ArgSpec spec{{"--source", "--out", "-O", "--checkpoint-interval"},
+               {"-p", "--force", "--no-fixup", "--fstab-uuid"},
+               {}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
   if (!args.operands().empty() || !args.Get("--source") || !args.Get("--out")) {
     return Error(ErrorCode::kInvalidArgument,
@@ -79,10 +84,23 @@ Result<int> P2v(int argc, char** argv) {
   ASSIGN_OR_RETURN(auto src, OpenRaw(source));
   WarnIfMounted(source);
   const bool fixup = !args.Has("--no-fixup");
-  ASSIGN_OR_RETURN(TempOutput final_out, TempOutput::Prepare(out, args.Has("--force")));
   if (!fixup) {
-    RETURN_IF_ERROR(Copy(*src, final_out.temp_path(), format, args.Has("-p")));
+    // Without fix-ups p2v is a convert: resumable like one.
+    CopyOptions copy;
+    if (args.Has("-p")) copy.progress = PrintCopyProgress;
+    ASSIGN_OR_RETURN(double interval, CheckpointInterval(args));
+    ResumableCopy job{source,
+                      out,
+                      format,
+                      CreateOptions{},
+                      "p2v " + std::string(FormatName(format)),
+                      args.Has("--force"),
+                      interval};
+    job.create.final_name = out.substr(out.rfind('/') + 1);
+    ASSIGN_OR_RETURN(CopyStats stats, RunResumableCopy(*src, job, copy));
+    if (stats.resumed) std::printf("resumed at %s\n", FormatSize(stats.resumed_at).c_str());
   } else {
+    ASSIGN_OR_RETURN(TempOutput final_out, TempOutput::Prepare(out, args.Has("--force")));
     // Fix-ups work on a raw image: copy to raw, fix, then convert.
     const bool direct = format == Format::kRaw;
     RemoveAtExit intermediate{direct ? "" : final_out.temp_path() + ".raw"};
@@ -96,8 +114,8 @@ Result<int> P2v(int argc, char** argv) {
       ASSIGN_OR_RETURN(auto raw, OpenRaw(raw_path));
       RETURN_IF_ERROR(Copy(*raw, final_out.temp_path(), format, false));
     }
+    RETURN_IF_ERROR(final_out.Commit());
   }
-  RETURN_IF_ERROR(final_out.Commit());
   std::printf("imaged %s into %s (%s)\n", source.c_str(), out.c_str(), FormatName(format));
   return 0;
 }

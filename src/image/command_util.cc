@@ -1,6 +1,7 @@
 #include "image/command_util.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/units.h"
 
@@ -48,6 +49,17 @@ void PrintCopyProgress(const CopyProgress& p) {
   std::fprintf(stderr, "\r    (%6.2f/100%%) %s/s ETA %s   ", pct,
                FormatSize(uint64_t(rate)).c_str(), eta.c_str());
   if (p.done >= p.total) std::fprintf(stderr, "\n");
+}
+
+Result<double> CheckpointInterval(const Args& args) {
+  auto text = args.Get("--checkpoint-interval");
+  if (!text) return 5.0;
+  char* end = nullptr;
+  double interval = std::strtod(text->c_str(), &end);
+  if (end == text->c_str() || *end || !(interval > 0)) {
+    return Error(ErrorCode::kInvalidArgument, "--checkpoint-interval takes seconds (> 0)");
+  }
+  return interval;
 }
 
 }  // namespace ferry::image

@@ -52,6 +52,7 @@ struct CopyStats {
   uint64_t bytes_written = 0;  // bytes handed to the writer as data
   uint64_t zero_bytes = 0;     // virtual bytes known or found to be zero
   uint64_t resumed_at = 0;     // virtual bytes an earlier run had finished
+  bool resumed = false;        // continued from a checkpoint
   double seconds = 0;
 };
 

@@ -6,6 +6,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "image/temp_output.h"
+
 namespace ferry::image {
 
 Result<std::string> ConvertIdentity(const std::string& src_path, const ImageReader& src,
@@ -94,6 +96,32 @@ Status ConvertCheckpoints::Install(ImageWriter& writer, CopyOptions& copy, doubl
     return SaveCheckpoint(path_, c);
   };
   return OkStatus();
+}
+
+Result<CopyStats> RunResumableCopy(ImageReader& src, const ResumableCopy& job, CopyOptions copy) {
+  ASSIGN_OR_RETURN(std::string identity, ConvertIdentity(job.src_path, src, job.output_options));
+  const std::string temp_path = TempNameFor(job.dst_path);
+  // Before Prepare, which would otherwise own (and on failure remove) a
+  // leftover that cannot be resumed.
+  ASSIGN_OR_RETURN(ConvertCheckpoints checkpoints,
+                   ConvertCheckpoints::Find(temp_path, identity, job.force));
+  const bool resuming = checkpoints.found().has_value();
+  ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(job.dst_path, job.force, resuming));
+  out.AddSidecar(checkpoints.path());
+  std::unique_ptr<ImageWriter> dst;
+  if (resuming) {
+    ASSIGN_OR_RETURN(dst, ResumeImage(job.format, temp_path, src.virtual_size(), job.create,
+                                      checkpoints.found()->writer_state));
+  } else {
+    ASSIGN_OR_RETURN(dst, CreateImage(job.format, temp_path, src.virtual_size(), job.create));
+  }
+  RETURN_IF_ERROR(checkpoints.Lock(temp_path));
+  RETURN_IF_ERROR(checkpoints.Install(*dst, copy, job.interval));
+  ASSIGN_OR_RETURN(CopyStats stats, CopyImage(src, *dst, copy));
+  stats.resumed = resuming;
+  dst.reset();
+  RETURN_IF_ERROR(out.Commit());
+  return stats;
 }
 
 }  // namespace ferry::image

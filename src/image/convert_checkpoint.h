@@ -41,6 +41,20 @@ class ConvertCheckpoints {
   PlanInfo plan_;
 };
 
+// A copy into a new image under a temporary name that resumes a matching
+// interrupted run, writes checkpoints as it goes and renames the output into
+// place at the end: convert, and p2v without fix-ups.
+struct ResumableCopy {
+  std::string src_path;
+  std::string dst_path;
+  Format format = Format::kRaw;
+  CreateOptions create;
+  std::string output_options;  // part of the identity
+  bool force = false;
+  double interval = 5;  // seconds between checkpoints
+};
+Result<CopyStats> RunResumableCopy(ImageReader& src, const ResumableCopy& job, CopyOptions copy);
+
 // The identity of a convert: the source file (path, size, change time,
 // inode) and the output options, as one string.
 Result<std::string> ConvertIdentity(const std::string& src_path, const ImageReader& src,

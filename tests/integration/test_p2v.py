@@ -126,3 +126,31 @@ def test_v2p_refuses_existing_file_without_force(tmp_path):
     assert existing.read_bytes() == b"keep"
     r = ferry("v2p", img, "--target", tmp_path / "new.raw", "--verify")
     assert (tmp_path / "new.raw").stat().st_size == MiB
+
+
+def test_interrupted_p2v_resumes(tmp_path, loop):
+    import random
+    import signal
+    import time
+    src_file = tmp_path / "big.raw"
+    rng = random.Random(3)
+    with open(src_file, "wb") as f:
+        for _ in range(48):
+            f.write(rng.randbytes(4 * MiB))
+    source = loop(src_file)
+    out = tmp_path / "big.qcow2"
+    ckpt = tmp_path / ".big.qcow2.ferry-part.ckpt"
+    cmd = [str(ferry_bin()), "p2v", "--source", source, "--out", str(out), "--no-fixup",
+           "--checkpoint-interval", "0.02"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if out.exists():
+        pytest.skip("the p2v finished before it could be interrupted")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "resumed at" in r.stdout
+    assert qemu_img("compare", "-F", "raw", out, src_file).returncode == 0
+    assert not ckpt.exists()

@@ -2,7 +2,10 @@
 // vhdx_format.h for the layout. Every payload block the BAT names is checked
 // at open: inside the file, clear of the headers, log, BAT and metadata, and
 // not shared with another block.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "base/endian.h"
@@ -73,10 +76,32 @@ class VhdxReader : public ImageReader {
       if (host != 0 && next != *e.host_offset + e.length) break;
       e.length = std::min(end, (block + 1) * bs) - offset;
     }
+    if (e.data) NarrowToHostHoles(e);
     return e;
   }
 
  private:
+  // Writers (qemu-img among them) leave the unwritten parts of a block as
+  // holes in the host file: report those as zeros so that they are not read.
+  void NarrowToHostHoles(Extent& e) const {
+    if (file_.is_block_device()) return;
+    const off_t start = off_t(*e.host_offset);
+    off_t data = ::lseek(file_.fd(), start, SEEK_DATA);
+    if (data < 0) {
+      if (errno != ENXIO) return;  // no SEEK_DATA: everything counts as data
+      data = off_t(start + e.length);
+    }
+    if (data > start) {
+      e.length = std::min<uint64_t>(e.length, uint64_t(data - start));
+      e.data = e.present = false;
+      e.zero = true;
+      e.host_offset.reset();
+      return;
+    }
+    off_t hole = ::lseek(file_.fd(), start, SEEK_HOLE);
+    if (hole > start) e.length = std::min<uint64_t>(e.length, uint64_t(hole - start));
+  }
+
   ImageFile file_;
   Metadata m_;
   std::vector<uint64_t> blocks_;  // host offset of each payload block, 0 = reads as zeros

@@ -4,8 +4,10 @@
 PYTHON := /usr/bin/python3
 BUILD := build
 ASAN_BUILD := build-asan
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS := 20
 
-.PHONY: all deps build asan test test-unit test-integration demo format bench clean
+.PHONY: all deps build asan fuzz-build fuzz fuzz-smoke test test-unit test-integration demo format bench clean
 
 all: build
 
@@ -20,9 +22,22 @@ asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON >/dev/null
 	@ninja -C $(ASAN_BUILD)
 
+# libFuzzer targets for the image parsers (fuzz/, clang-14): `make fuzz` runs
+# each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`) a few seconds
+# each with a fixed seed.
+fuzz-build: deps
+	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
+	@ninja -C $(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_BUILD) 3
+
 # Unit tests under both builds, then the integration tests (real KVM guests)
 # against the release build and the quick ones again against the sanitizer build.
-test: build asan
+test: build asan fuzz-smoke
 	$(BUILD)/src/ferry_unit_tests --gtest_brief=1
 	$(ASAN_BUILD)/src/ferry_unit_tests --gtest_brief=1
 	FERRY_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/integration
@@ -39,4 +54,4 @@ format:
 	@find src guest tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -12,6 +12,9 @@ packages=(
   xz-utils zstd lz4 # unpacking Debian's kernel
   qemu-utils        # qemu-img: the yardstick for ferry image
   zlib1g-dev libzstd-dev  # compressed qcow2 clusters
+  clang-14 libclang-rt-14-dev  # libFuzzer for the image parsers (make fuzz)
+  libxml2-dev libssl-dev       # ferry import: OVF/libvirt XML, OVA manifest digests
+  libext2fs-dev e2fsprogs      # guest fix-ups inside ext filesystems; mkfs/debugfs in tests
 )
 
 missing=()

@@ -6,6 +6,8 @@
 
 #include "control/commands.h"
 #include "image/image_command.h"
+#include "image/import_command.h"
+#include "image/p2v_command.h"
 
 namespace ferry {
 namespace {
@@ -23,6 +25,9 @@ commands:
   receive   wait for a migrating VM and run it     (ferry receive --listen tcp:ADDR:PORT)
   migrate   move a running VM to a receiver        (ferry migrate --api PATH --to tcp:HOST:PORT)
   image     inspect and convert disk images        (ferry image --help)
+  import    a VMware/OVA/libvirt VM into ferry     (ferry import --help)
+  p2v       image a physical disk                  (ferry p2v --help)
+  v2p       write an image onto a physical disk    (ferry v2p --help)
 
 Documentation: docs/ in the source tree.
 )";
@@ -38,6 +43,9 @@ int RunCli(int argc, char** argv) {
   std::span<char* const> rest(argv + 2, static_cast<size_t>(argc - 2));
   if (command == "run") return RunCommand(rest);
   if (command == "image") return RunImageCommand(argc - 1, argv + 1);
+  if (command == "import") return RunImportCommand(argc - 1, argv + 1);
+  if (command == "p2v") return RunP2vCommand(argc - 1, argv + 1);
+  if (command == "v2p") return RunV2pCommand(argc - 1, argv + 1);
   if (command == "status") return StatusCommand(rest);
   if (command == "snapshot") return SnapshotCommand(rest);
   if (command == "restore") return RestoreCommand(rest);

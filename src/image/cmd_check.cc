@@ -1,11 +1,13 @@
 // `ferry image check`: qemu-img check's report and exit codes
 // (0 clean, 1 check failed, 2 corruptions, 3 leaks only, 63 unsupported).
 #include <cstdio>
+#include <optional>
 
 #include "image/command_util.h"
 #include "image/commands.h"
 #include "image/json.h"
 #include "image/qcow2_check.h"
+#include "image/qcow2_repair.h"
 
 namespace ferry::image {
 namespace {
@@ -54,9 +56,20 @@ void PrintJson(const std::string& path, const qcow2::CheckReport& r) {
 }  // namespace
 
 Result<int> CmdCheck(int argc, char** argv) {
-  ArgSpec spec{{"-f", "--output"}, {"-q"}, {}};
+  ArgSpec spec{{"-f", "--output", "-r"}, {"-q"}, {}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
-  RETURN_IF_ERROR(ExpectOperands(args, 1, 1, "ferry image check [-f FMT] [--output=json] FILE"));
+  RETURN_IF_ERROR(
+      ExpectOperands(args, 1, 1, "ferry image check [-f FMT] [-r leaks|all] [--output=json] FILE"));
+  std::optional<qcow2::RepairMode> repair;
+  if (auto r = args.Get("-r")) {
+    if (*r == "leaks") {
+      repair = qcow2::RepairMode::kLeaks;
+    } else if (*r == "all") {
+      repair = qcow2::RepairMode::kAll;
+    } else {
+      return Error(ErrorCode::kInvalidArgument, "-r takes leaks or all");
+    }
+  }
   ASSIGN_OR_RETURN(bool json, JsonOutput(args));
   const std::string& path = args.operands()[0];
   Format format;
@@ -69,6 +82,20 @@ Result<int> CmdCheck(int argc, char** argv) {
     std::fprintf(stderr, "ferry image check: %s: this image format (%s) does not support checks\n",
                  path.c_str(), FormatName(format));
     return 63;
+  }
+  if (repair) {
+    ASSIGN_OR_RETURN(qcow2::CheckReport before, qcow2::Check(path));
+    if (!json && !args.Has("-q")) {
+      for (const std::string& m : before.messages) std::printf("%s\n", m.c_str());
+    }
+    ASSIGN_OR_RETURN(qcow2::RepairResult fixed, qcow2::Repair(path, *repair));
+    if (!json && !args.Has("-q") && (fixed.leaks_fixed || fixed.corruptions_fixed)) {
+      std::printf(
+          "The following inconsistencies were found and repaired:\n\n"
+          "    %llu leaked clusters\n    %llu corruptions\n\n"
+          "Double checking the fixed image now...\n",
+          (unsigned long long)fixed.leaks_fixed, (unsigned long long)fixed.corruptions_fixed);
+    }
   }
   ASSIGN_OR_RETURN(qcow2::CheckReport report, qcow2::Check(path));
   if (json) {

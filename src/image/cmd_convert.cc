@@ -3,34 +3,18 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/units.h"
 #include "image/command_util.h"
 #include "image/commands.h"
 #include "image/convert.h"
+#include "image/convert_checkpoint.h"
 #include "image/raw.h"
 #include "image/temp_output.h"
 
 namespace ferry::image {
 namespace {
-
-void PrintProgress(const CopyProgress& p) {
-  double pct = p.total ? 100.0 * double(p.done) / double(p.total) : 100.0;
-  double rate = p.seconds > 0 ? double(p.done) / p.seconds : 0;
-  std::string eta = "--:--";
-  if (rate > 0 && p.done < p.total) {
-    uint64_t s = uint64_t(double(p.total - p.done) / rate);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%llu:%02llu", (unsigned long long)(s / 60),
-                  (unsigned long long)(s % 60));
-    eta = buf;
-  } else if (p.done >= p.total) {
-    eta = "0:00";
-  }
-  std::fprintf(stderr, "\r    (%6.2f/100%%) %s/s ETA %s   ", pct,
-               FormatSize(uint64_t(rate)).c_str(), eta.c_str());
-  if (p.done >= p.total) std::fprintf(stderr, "\n");
-}
 
 Result<CopyOptions> CopyOptionsFrom(const Args& args) {
   CopyOptions o;
@@ -43,14 +27,39 @@ Result<CopyOptions> CopyOptionsFrom(const Args& args) {
     o.workers = int(n);
   }
   o.target_is_zero = args.Has("--target-is-zero");
-  if (args.Has("-p")) o.progress = PrintProgress;
+  if (args.Has("-p")) o.progress = PrintCopyProgress;
   return o;
+}
+
+// Everything that shapes the output bytes, for the checkpoint's identity.
+std::string OutputOptions(const Args& args, Format out_format, const CopyOptions& copy) {
+  return std::string(FormatName(out_format)) + " -o " + args.Get("-o").value_or("") +
+         (args.Has("-c") ? " -c" : "") + " -S " + std::to_string(copy.sparse_size);
+}
+
+// Converts into a new image under a temporary name: resumes a matching
+// interrupted run from its checkpoint, writes checkpoints as it goes, and
+// renames the output into place at the end.
+Result<int> ConvertToNewImage(const Args& args, ImageReader& src, Format out_format,
+                              const CreateOptions& create, CopyOptions copy) {
+  const std::string& src_path = args.operands()[0];
+  const std::string& dst_path = args.operands()[1];
+  const bool force = args.Has("--force");
+  ASSIGN_OR_RETURN(double interval, CheckpointInterval(args));
+  ResumableCopy job{src_path, dst_path, out_format, create, OutputOptions(args, out_format, copy),
+                    force,    interval};
+  ASSIGN_OR_RETURN(CopyStats stats, RunResumableCopy(src, job, copy));
+  if (stats.resumed && !args.Has("-q")) {
+    std::fprintf(stderr, "ferry image convert: resumed %s at %s of %s\n", dst_path.c_str(),
+                 FormatSize(stats.resumed_at).c_str(), FormatSize(stats.virtual_size).c_str());
+  }
+  return 0;
 }
 
 }  // namespace
 
 Result<int> CmdConvert(int argc, char** argv) {
-  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m", "-t"},
+  ArgSpec spec{{"-f", "-O", "-o", "-S", "-m", "-t", "--checkpoint-interval"},
                {"-c", "-p", "-n", "--target-is-zero", "--force", "-q", "-W"},
                {"-o"}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
@@ -93,12 +102,7 @@ Result<int> CmdConvert(int argc, char** argv) {
     return 0;
   }
   create.final_name = dst_path.substr(dst_path.rfind('/') + 1);
-  ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(dst_path, args.Has("--force")));
-  ASSIGN_OR_RETURN(auto dst, CreateImage(out_format, out.temp_path(), src->virtual_size(), create));
-  RETURN_IF_ERROR(CopyImage(*src, *dst, copy));
-  dst.reset();
-  RETURN_IF_ERROR(out.Commit());
-  return 0;
+  return ConvertToNewImage(args, *src, out_format, create, copy);
 }
 
 }  // namespace ferry::image

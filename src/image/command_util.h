@@ -6,6 +6,7 @@
 #include <string>
 
 #include "image/args.h"
+#include "image/convert.h"
 #include "image/image.h"
 
 namespace ferry::image {
@@ -17,6 +18,10 @@ Result<std::unique_ptr<ImageReader>> OpenFromArgs(const Args& args, const std::s
 Status ExpectOperands(const Args& args, size_t min, size_t max, const char* usage);
 // "--output=human|json": true for json.
 Result<bool> JsonOutput(const Args& args);
+// "--checkpoint-interval SECONDS" (default 5).
+Result<double> CheckpointInterval(const Args& args);
+// `-p`: percent, rate and ETA on stderr, rewritten in place.
+void PrintCopyProgress(const CopyProgress& p);
 // "64 MiB (67108864 bytes)".
 std::string SizeWithBytes(uint64_t bytes);
 

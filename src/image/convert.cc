@@ -10,6 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/crc32c.h"
+#include "base/endian.h"
+
 namespace ferry::image {
 namespace {
 
@@ -66,6 +69,19 @@ Result<std::vector<Task>> Plan(ImageReader& src, uint64_t unit, uint64_t chunk, 
   return tasks;
 }
 
+PlanInfo Describe(const std::vector<Task>& tasks) {
+  PlanInfo info;
+  info.tasks = tasks.size();
+  for (const Task& t : tasks) {
+    uint8_t b[17];
+    StoreLE64(b, t.offset);
+    StoreLE64(b + 8, t.length);
+    b[16] = t.zero;
+    info.digest = Crc32c(b, info.digest);
+  }
+  return info;
+}
+
 class Copier {
  public:
   Copier(ImageReader& src, ImageWriter& dst, const CopyOptions& o, uint64_t unit, uint64_t chunk,
@@ -78,16 +94,29 @@ class Copier {
         target_zero_(target_zero),
         tasks_(std::move(tasks)) {}
 
-  Status Run(CopyStats& stats, uint64_t already_done) {
+  Status Run(CopyStats& stats, uint64_t already_done, size_t first_task) {
     done_ = already_done;
+    next_ = first_task;
+    turn_ = first_task;
     auto start = std::chrono::steady_clock::now();
-    int n = std::max(1, std::min<int>(o_.workers, int(tasks_.size())));
+    auto last_checkpoint = start;
+    std::chrono::duration<double> tick = std::chrono::milliseconds(200);
+    if (o_.resume.checkpoint)
+      tick = std::min(tick, std::chrono::duration<double>(o_.resume.interval_seconds));
+    int n = std::max(1, std::min<int>(o_.workers, int(tasks_.size() - first_task)));
     std::vector<std::thread> threads;
     for (int i = 0; i < n; ++i) threads.emplace_back([this] { Work(); });
     {
       std::unique_lock lock(mu_);
       while (finished_ < n) {
-        cv_.wait_for(lock, std::chrono::milliseconds(200));
+        cv_.wait_for(lock, tick);
+        auto now = std::chrono::steady_clock::now();
+        if (o_.resume.checkpoint && !failed_ &&
+            std::chrono::duration<double>(now - last_checkpoint).count() >=
+                o_.resume.interval_seconds) {
+          Checkpoint(lock, n);
+          last_checkpoint = std::chrono::steady_clock::now();
+        }
         if (o_.progress) {
           std::chrono::duration<double> t = std::chrono::steady_clock::now() - start;
           CopyProgress p{done_.load(), src_.virtual_size(), t.count()};
@@ -98,6 +127,7 @@ class Copier {
       }
     }
     for (auto& t : threads) t.join();
+    // A final checkpoint is not needed: the caller finishes the image next.
     stats.bytes_read = read_.load();
     stats.bytes_written = written_.load();
     stats.zero_bytes += skipped_.load();
@@ -106,9 +136,35 @@ class Copier {
   }
 
  private:
+  // Stops the workers between tasks, records the frontier (every task below
+  // it is finished, none above it started) and lets them go on.
+  void Checkpoint(std::unique_lock<std::mutex>& lock, int workers) {
+    pause_ = true;
+    cv_.wait(lock, [&] { return paused_ + finished_ == workers; });
+    if (finished_ < workers && !failed_) {
+      uint64_t frontier = std::min<uint64_t>(next_.load(), tasks_.size());
+      lock.unlock();
+      Status st = o_.resume.checkpoint(frontier);
+      lock.lock();
+      if (!st.ok()) {
+        if (!error_) error_ = std::move(st).error();
+        failed_ = true;
+      }
+    }
+    pause_ = false;
+    cv_.notify_all();
+  }
+
   void Work() {
     std::vector<uint8_t> buf(chunk_);
     for (;;) {
+      if (pause_.load()) {
+        std::unique_lock lock(mu_);
+        ++paused_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !pause_.load(); });
+        --paused_;
+      }
       size_t index = next_.fetch_add(1);
       if (index >= tasks_.size() || failed_.load()) break;
       Status st = DoTask(index, tasks_[index], buf);
@@ -208,6 +264,8 @@ class Copier {
   std::atomic<size_t> next_{0};
   std::atomic<uint64_t> done_{0}, read_{0}, written_{0}, skipped_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> pause_{false};
+  int paused_ = 0;  // workers waiting out a checkpoint
   std::mutex mu_;
   std::condition_variable cv_;
   int finished_ = 0;
@@ -242,9 +300,18 @@ Result<CopyStats> CopyImage(ImageReader& src, ImageWriter& dst, const CopyOption
   auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::vector<Task> tasks,
                    Plan(src, unit, chunk, !target_zero, o.sparse_size == 0, &stats.zero_bytes));
-  uint64_t zero_done = target_zero ? stats.zero_bytes : 0;
+  uint64_t first = 0;
+  if (o.resume.begin) {
+    ASSIGN_OR_RETURN(first, o.resume.begin(Describe(tasks)));
+    if (first > tasks.size()) {
+      return Error(ErrorCode::kInternal, "resume point lies past the end of the plan");
+    }
+  }
+  uint64_t done = target_zero ? stats.zero_bytes : 0;
+  for (uint64_t i = 0; i < first; ++i) stats.resumed_at += tasks[i].length;
+  done += stats.resumed_at;
   Copier copier(src, dst, o, unit, chunk, target_zero, std::move(tasks));
-  RETURN_IF_ERROR(copier.Run(stats, zero_done));
+  RETURN_IF_ERROR(copier.Run(stats, done, first));
   RETURN_IF_ERROR(dst.Finish());
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (o.progress) o.progress({stats.virtual_size, stats.virtual_size, stats.seconds});

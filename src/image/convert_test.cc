@@ -5,6 +5,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <unistd.h>
+
 namespace ferry::image {
 namespace {
 
@@ -19,9 +21,14 @@ class MemoryReader : public ImageReader {
   uint64_t virtual_size() const override { return bytes_.size(); }
   Result<ImageDetails> Details() const override { return ImageDetails{}; }
   Status Read(uint64_t offset, std::span<uint8_t> out) override {
+    if (fail_at_ && offset >= fail_at_) return Error(ErrorCode::kUnavailable, "interrupted");
     std::memcpy(out.data(), &bytes_[offset], out.size());
+    // Slow enough that checkpoints fall between reads.
+    if (slow_) usleep(2000);
     return OkStatus();
   }
+  uint64_t fail_at_ = 0;
+  bool slow_ = false;
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {
     Extent e;
     e.start = offset;
@@ -96,6 +103,50 @@ TEST(CopyImage, CopiesDataSkipsZerosInAnyOrder) {
     EXPECT_EQ(dst.bytes_, src.bytes_);
     // Only the 64 KiB units holding non-zero bytes were written.
     EXPECT_EQ(dst.writes_, 65536u + (1u << 20) + 65536u);
+  }
+}
+
+TEST(CopyImage, ResumesFromTheLastCheckpoint) {
+  for (bool ordered : {false, true}) {
+    MemoryReader src(16 << 20);
+    for (uint64_t mb = 0; mb < 16; mb += 2) src.Fill(mb << 20, 1 << 20, uint8_t(0x10 + mb));
+    src.slow_ = true;
+    src.fail_at_ = 12 << 20;  // the first run dies three quarters of the way
+    MemoryWriter dst(16 << 20, 65536, ordered);
+    CopyOptions o;
+    o.workers = 3;
+    o.chunk_size = 64 << 10;
+    PlanInfo plan;
+    uint64_t frontier = 0;
+    o.resume.interval_seconds = 0.01;
+    o.resume.begin = [&](const PlanInfo& p) -> Result<uint64_t> {
+      plan = p;
+      return frontier;
+    };
+    uint64_t saved_last = 0;  // the writer's state at the checkpoint
+    o.resume.checkpoint = [&](uint64_t f) -> Status {
+      EXPECT_GE(f, frontier);
+      frontier = f;
+      saved_last = dst.last_;
+      return OkStatus();
+    };
+    ASSERT_FALSE(CopyImage(src, dst, o).ok());
+    EXPECT_FALSE(dst.finished_);
+    ASSERT_GT(frontier, 0u);
+    ASSERT_LT(frontier, plan.tasks);
+    PlanInfo first_plan = plan;
+    src.fail_at_ = 0;
+    src.slow_ = false;
+    dst.last_ = saved_last;
+    auto stats = CopyImage(src, dst, o);
+    ASSERT_TRUE(stats.ok()) << stats.error().message();
+    EXPECT_EQ(plan.tasks, first_plan.tasks);
+    EXPECT_EQ(plan.digest, first_plan.digest);
+    EXPECT_TRUE(dst.finished_);
+    EXPECT_EQ(dst.bytes_, src.bytes_);
+    EXPECT_GT(stats->resumed_at, 0u);
+    EXPECT_EQ(stats->bytes_read + stats->resumed_at, 8u << 20)
+        << "the second run reads only what the first did not finish";
   }
 }
 

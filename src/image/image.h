@@ -135,10 +135,25 @@ class ImageWriter {
   // Writes the metadata and flushes everything to stable storage. The image
   // is valid only after this returns OK.
   virtual Status Finish() = 0;
+
+  // Resumable writers (for convert checkpoints): SaveState returns what,
+  // together with the bytes already in the file, lets ResumeImage carry on
+  // writing the image; it is called only while no write is in flight, after
+  // Flush. nullopt: this writer cannot resume.
+  virtual Result<std::optional<std::vector<uint8_t>>> SaveState() {
+    return std::optional<std::vector<uint8_t>>();
+  }
+  // Puts the data written so far on stable storage (unless -t unsafe).
+  virtual Status Flush() { return OkStatus(); }
 };
 
 // Creates `path` (which must not exist) as an empty image of `size` bytes.
 Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::string& path,
                                                  uint64_t size, const CreateOptions& options);
+// Reopens `path`, written by CreateImage with the same arguments up to the
+// point where SaveState returned `state`, to continue writing it.
+Result<std::unique_ptr<ImageWriter>> ResumeImage(Format format, const std::string& path,
+                                                 uint64_t size, const CreateOptions& options,
+                                                 std::span<const uint8_t> state);
 
 }  // namespace ferry::image

@@ -13,13 +13,13 @@ constexpr const char* kUsage =
     "  info     [-f FMT] [--output=human|json] [--backing-chain] FILE\n"
     "  create   [-f FMT] [-o OPTS] [-b BACKING [-F FMT]] [--force] FILE [SIZE]\n"
     "  convert  [-f FMT] [-O FMT] [-o OPTS] [-c] [-p] [-S SIZE] [-m N] [-t writeback|unsafe]\n"
-    "           [-n] [--target-is-zero] [--force] SRC DST\n"
-    "  check    [-f FMT] [--output=human|json] FILE        exit 0 clean, 2 corrupt, 3 leaks\n"
+    "           [-n] [--target-is-zero] [--checkpoint-interval S] [--force] SRC DST\n"
+    "  check    [-f FMT] [-r leaks|all] [--output=json] FILE  exit 0 clean, 2 corrupt, 3 leaks\n"
     "  compare  [-f FMT] [-F FMT] [-s] A B                 exit 0 equal, 1 different\n"
     "  map      [-f FMT] [--output=human|json] FILE\n"
     "  measure  [-O FMT] [-o OPTS] (--size SIZE | [-f FMT] FILE)\n"
     "  resize   [-f FMT] [--shrink] FILE [+|-]SIZE\n"
-    "formats: raw, qcow2, vmdk, vpc (VHD); vhdx is not implemented yet (docs/image.md)\n";
+    "formats: raw, qcow2, vmdk, vpc (VHD), vhdx (read only); see docs/image.md\n";
 
 struct Command {
   const char* name;

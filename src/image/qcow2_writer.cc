@@ -70,6 +70,79 @@ class Qcow2Writer : public ImageWriter {
     return OkStatus();
   }
 
+  Status Flush() override { return file_.Sync(); }
+
+  // The allocation state: everything Finish() needs besides the data.
+  // Layout (little-endian): next_free, compressed_next, refcount count and
+  // 32-bit refcounts, table count and per table its L1 index and entries.
+  Result<std::optional<std::vector<uint8_t>>> SaveState() override {
+    std::lock_guard lock(mu_);
+    std::vector<uint8_t> out;
+    auto put = [&](uint64_t v, int bytes) {
+      for (int i = 0; i < bytes; ++i) out.push_back(uint8_t(v >> (8 * i)));
+    };
+    put(next_free_, 8);
+    put(compressed_next_, 8);
+    put(refcounts_.size(), 8);
+    for (uint32_t r : refcounts_) put(r, 4);
+    uint64_t tables = 0;
+    for (const auto& t : l2_) tables += !t.empty();
+    put(tables, 8);
+    for (size_t i = 0; i < l2_.size(); ++i) {
+      if (l2_[i].empty()) continue;
+      put(i, 4);
+      for (uint64_t e : l2_[i]) put(e, 8);
+    }
+    return std::optional<std::vector<uint8_t>>(std::move(out));
+  }
+
+  // The inverse of SaveState, checked as hostile input.
+  Status LoadState(std::span<const uint8_t> in) {
+    const uint64_t cs = h_.cluster_size();
+    const uint64_t first_free = next_free_;
+    size_t at = 0;
+    bool short_input = false;
+    auto get = [&](int bytes) -> uint64_t {
+      if (in.size() - at < size_t(bytes)) {
+        short_input = true;
+        return 0;
+      }
+      uint64_t v = 0;
+      for (int i = 0; i < bytes; ++i) v |= uint64_t(in[at + i]) << (8 * i);
+      at += bytes;
+      return v;
+    };
+    auto bad = [](const char* what) {
+      return Error(ErrorCode::kCorrupt, std::string("qcow2 checkpoint state: ") + what);
+    };
+    next_free_ = get(8);
+    compressed_next_ = get(8);
+    uint64_t count = get(8);
+    if (short_input || next_free_ % cs || next_free_ < first_free ||
+        compressed_next_ > next_free_ || count != next_free_ / cs || count > (in.size() - at) / 4) {
+      return bad("allocation does not fit the image");
+    }
+    refcounts_.resize(count);
+    for (uint32_t& r : refcounts_) r = uint32_t(get(4));
+    uint64_t tables = get(8);
+    if (short_input || tables > h_.l1_size) return bad("too many L2 tables");
+    for (uint64_t t = 0; t < tables; ++t) {
+      uint64_t index = get(4);
+      if (short_input || index >= l2_.size() || !l2_[index].empty() ||
+          (in.size() - at) / 8 < h_.l2_entries()) {
+        return bad("L2 table out of range");
+      }
+      l2_[index].resize(h_.l2_entries());
+      for (uint64_t& e : l2_[index]) {
+        e = get(8);
+        uint64_t host = e & (e & kOflagCompressed ? h_.compressed_offset_mask() : kOffsetMask);
+        if (host >= next_free_) return bad("entry past the allocated clusters");
+      }
+    }
+    if (at != in.size()) return bad("trailing bytes");
+    return OkStatus();
+  }
+
   Status Finish() override {
     const uint64_t cs = h_.cluster_size();
     std::lock_guard lock(mu_);
@@ -297,6 +370,17 @@ Result<uint64_t> Qcow2FileSize(uint64_t size, const CreateOptions& options, uint
 Result<uint64_t> Qcow2ClusterSize(const CreateOptions& options) {
   ASSIGN_OR_RETURN(Header h, MakeHeader(0, options));
   return h.cluster_size();
+}
+
+Result<std::unique_ptr<ImageWriter>> ResumeQcow2(const std::string& path, uint64_t size,
+                                                 const CreateOptions& options,
+                                                 std::span<const uint8_t> state) {
+  ASSIGN_OR_RETURN(Header h, MakeHeader(size, options));
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, true));
+  if (!options.flush) file.DisableSync();
+  auto writer = std::make_unique<Qcow2Writer>(std::move(file), std::move(h), options.compress);
+  RETURN_IF_ERROR(writer->LoadState(state));
+  return std::unique_ptr<ImageWriter>(std::move(writer));
 }
 
 Result<std::unique_ptr<ImageWriter>> CreateQcow2(const std::string& path, uint64_t size,

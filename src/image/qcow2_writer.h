@@ -10,6 +10,10 @@ namespace ferry::image {
 
 Result<std::unique_ptr<ImageWriter>> CreateQcow2(const std::string& path, uint64_t size,
                                                  const CreateOptions& options);
+// Continues an image CreateQcow2 began, from a writer's SaveState().
+Result<std::unique_ptr<ImageWriter>> ResumeQcow2(const std::string& path, uint64_t size,
+                                                 const CreateOptions& options,
+                                                 std::span<const uint8_t> state);
 
 // The file size CreateQcow2's writer produces for a disk of `size` bytes with
 // `data_clusters` plain clusters spread over `l2_tables` L2 tables: what

@@ -69,6 +69,11 @@ class RawWriter : public ImageWriter {
     return file_.ZeroRange(offset, length);
   }
   Status Finish() override { return file_.Sync(); }
+  // The file itself is the whole state.
+  Result<std::optional<std::vector<uint8_t>>> SaveState() override {
+    return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>());
+  }
+  Status Flush() override { return file_.Sync(); }
 
  private:
   ImageFile file_;
@@ -88,6 +93,18 @@ Result<std::unique_ptr<ImageWriter>> CreateRaw(const std::string& path, uint64_t
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
   if (!o.flush) file.DisableSync();
   RETURN_IF_ERROR(file.Truncate(size));
+  return std::unique_ptr<ImageWriter>(new RawWriter(std::move(file), true));
+}
+
+Result<std::unique_ptr<ImageWriter>> ResumeRaw(const std::string& path, uint64_t size,
+                                               const CreateOptions& o) {
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, true));
+  if (!o.flush) file.DisableSync();
+  ASSIGN_OR_RETURN(uint64_t have, file.Size());
+  if (have != size) {
+    return Error(ErrorCode::kCorrupt, path + " is not the size the interrupted convert made");
+  }
+  // CreateRaw made it sparse, and only the copy wrote to it since.
   return std::unique_ptr<ImageWriter>(new RawWriter(std::move(file), true));
 }
 

@@ -13,6 +13,7 @@
 #include "image/qcow2_writer.h"
 #include "image/raw.h"
 #include "image/vhd.h"
+#include "image/vhdx.h"
 #include "image/vmdk_reader.h"
 #include "image/vmdk_writer.h"
 
@@ -88,7 +89,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kVhd:
       return OpenVhd(path);
     case Format::kVhdx:
-      break;
+      return OpenVhdx(path);
   }
   return Error(ErrorCode::kUnimplemented,
                std::string("reading ") + FormatName(format) + " images is not implemented");
@@ -115,6 +116,22 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
   }
   return Error(ErrorCode::kUnimplemented,
                std::string("ferry image: ") + FormatName(format) + " write is not implemented");
+}
+
+Result<std::unique_ptr<ImageWriter>> ResumeImage(Format format, const std::string& path,
+                                                 uint64_t size, const CreateOptions& options,
+                                                 std::span<const uint8_t> state) {
+  switch (format) {
+    case Format::kRaw:
+      if (!state.empty()) return Error(ErrorCode::kCorrupt, "raw checkpoint state is not empty");
+      return ResumeRaw(path, size, options);
+    case Format::kQcow2:
+      return ResumeQcow2(path, size, options, state);
+    default:
+      break;
+  }
+  return Error(ErrorCode::kUnimplemented,
+               std::string("resuming a ") + FormatName(format) + " output is not implemented");
 }
 
 Status ParseCreateOptions(std::string_view text, CreateOptions& o) {

@@ -18,7 +18,7 @@ std::string TempNameFor(const std::string& final_path) {
   return dir + "." + base + ".ferry-part";
 }
 
-Result<TempOutput> TempOutput::Prepare(const std::string& final_path, bool force) {
+Result<TempOutput> TempOutput::Prepare(const std::string& final_path, bool force, bool resume) {
   struct stat st;
   if (::stat(final_path.c_str(), &st) == 0) {
     if (!force) {
@@ -31,7 +31,7 @@ Result<TempOutput> TempOutput::Prepare(const std::string& final_path, bool force
     }
   }
   std::string temp = TempNameFor(final_path);
-  if (::stat(temp.c_str(), &st) == 0) {
+  if (::stat(temp.c_str(), &st) == 0 && !(resume && !force)) {
     if (!force) {
       return Error(ErrorCode::kFailedPrecondition,
                    "a partial output " + temp +
@@ -43,18 +43,25 @@ Result<TempOutput> TempOutput::Prepare(const std::string& final_path, bool force
 }
 
 TempOutput::TempOutput(TempOutput&& other) noexcept
-    : final_(std::move(other.final_)), temp_(std::move(other.temp_)), done_(other.done_) {
+    : final_(std::move(other.final_)),
+      temp_(std::move(other.temp_)),
+      sidecars_(std::move(other.sidecars_)),
+      done_(other.done_) {
   other.done_ = true;
+  other.sidecars_.clear();
 }
 
 TempOutput::~TempOutput() {
   if (!done_) ::unlink(temp_.c_str());
+  for (const std::string& s : sidecars_) ::unlink(s.c_str());
 }
 
 Status TempOutput::Commit() {
   if (::rename(temp_.c_str(), final_.c_str()) != 0)
     return ErrnoError("rename " + temp_ + " to " + final_);
   done_ = true;
+  for (const std::string& s : sidecars_) ::unlink(s.c_str());
+  sidecars_.clear();
   int dir = ::open(DirName(final_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     Fd owned(dir);

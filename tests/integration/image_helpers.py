@@ -116,3 +116,90 @@ class Qcow2:
         with open(self.path, "rb") as f:
             f.seek(self.first_refcount_block() + 2 * cluster)
             return struct.unpack(">H", f.read(2))[0]
+
+
+# --- Guest disks from real filesystems (mke2fs -d), inside MBR or GPT ---
+
+def mkfs_ext4(path, size, tree, label):
+    """An ext4 filesystem image of `size` bytes holding `tree`
+    ({relative path: bytes}), made by mke2fs -d (no root, no mounting)."""
+    root = Path(str(path) + ".tree")
+    for rel, data in tree.items():
+        f = root / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", label, "-d", str(root), str(path)],
+                   check=True, capture_output=True)
+    shutil.rmtree(root)
+    return path
+
+
+def fs_uuid(path, offset=0):
+    out = subprocess.run(["dumpe2fs", "-h", f"{path}?offset={offset}" if offset else str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Filesystem UUID:"):
+            return line.split()[-1]
+    raise AssertionError("no UUID")
+
+
+def make_swap(size):
+    """A Linux swap area header (version 1) with a fixed UUID."""
+    page = bytearray(size)
+    struct.pack_into("<III", page, 1024, 1, size // 4096 - 1, 0)
+    page[1036:1052] = bytes(range(0x10, 0x20))
+    page[4086:4096] = b"SWAPSPACE2"
+    return bytes(page)
+
+
+def build_disk(path, partitions, scheme):
+    """A disk with `partitions` (list of bytes objects, each a multiple of
+    512) at 1 MiB alignment in an MBR (type 0x83) or GPT table."""
+    import uuid
+    import zlib
+    lba = 2048
+    spans = []
+    for data in partitions:
+        sectors = len(data) // 512
+        spans.append((lba, sectors))
+        lba += (sectors + 2047) // 2048 * 2048
+    total = (lba + 2048) * 512
+    with open(path, "wb") as f:
+        f.truncate(total)
+        for (start, _), data in zip(spans, partitions):
+            f.seek(start * 512)
+            f.write(data)
+        mbr = bytearray(512)
+        if scheme == "mbr":
+            for i, (start, sectors) in enumerate(spans):
+                struct.pack_into("<B3sB3sII", mbr, 446 + 16 * i, 0x80 if i == 0 else 0,
+                                 b"\0\0\0", 0x83, b"\0\0\0", start, sectors)
+        else:
+            struct.pack_into("<B3sB3sII", mbr, 446, 0, b"\0\0\0", 0xEE, b"\0\0\0", 1,
+                             min(total // 512 - 1, 0xFFFFFFFF))
+            linux = uuid.UUID("0FC63DAF-8483-4772-8E79-3D69D8477DE4").bytes_le
+            entries = bytearray(128 * 128)
+            for i, (start, sectors) in enumerate(spans):
+                struct.pack_into("<16s16sQQQ", entries, 128 * i, linux, uuid.uuid4().bytes_le,
+                                 start, start + sectors - 1, 0)
+            header = bytearray(92)
+            struct.pack_into("<8sIIIIQQQQ16sQIII", header, 0, b"EFI PART", 0x10000, 92, 0, 0, 1,
+                             total // 512 - 1, 34, total // 512 - 34, uuid.uuid4().bytes_le, 2,
+                             128, 128, zlib.crc32(entries))
+            struct.pack_into("<I", header, 16, zlib.crc32(header))
+            f.seek(512)
+            f.write(header)
+            f.seek(1024)
+            f.write(entries)
+        mbr[510:512] = b"\x55\xaa"
+        f.seek(0)
+        f.write(mbr)
+    return [(start * 512, sectors * 512) for start, sectors in spans]
+
+
+def debugfs_cat(path, offset, name):
+    r = subprocess.run(["debugfs", "-R", f"cat {name}", f"{path}?offset={offset}"],
+                       capture_output=True, check=True)
+    return r.stdout

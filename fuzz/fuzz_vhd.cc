@@ -1,0 +1,7 @@
+// Opens, maps and reads a hostile vhd image (see fuzz_util.h).
+#include "fuzz_util.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ferry::fuzz::OpenAndRead(data, size, ferry::image::Format::kVhd, "input.vhd");
+  return 0;
+}

@@ -1,0 +1,28 @@
+// The foreign VM descriptions ferry import reads: the first input byte picks
+// the parser (VMX, OVF, libvirt domain XML, OVA manifest), the rest is the
+// text.
+#include <string>
+
+#include "image/ova.h"
+#include "image/vm_source.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace ferry::image;
+  if (size < 1) return 0;
+  std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 4) {
+    case 0:
+      (void)ParseVmx(text, "/nonexistent");
+      break;
+    case 1:
+      (void)ParseOvf(text);
+      break;
+    case 2:
+      (void)ParseLibvirtDomain(text, "/nonexistent");
+      break;
+    case 3:
+      (void)ParseManifest(text);
+      break;
+  }
+  return 0;
+}

@@ -1,0 +1,259 @@
+// `ferry import SOURCE --out DIR`: converts every disk, writes vm.json (the
+// machine, disks, NICs with their MAC addresses) and import-report.txt
+// (everything left behind), all in a staging directory renamed to DIR at
+// the end.
+#include <unistd.h>
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "base/json.h"
+#include "base/units.h"
+#include "image/args.h"
+#include "image/convert.h"
+#include "image/file.h"
+#include "image/guest_fixup.h"
+#include "image/import_command.h"
+#include "image/import_source.h"
+#include "image/staging_dir.h"
+
+namespace ferry {
+namespace {
+
+using namespace image;
+
+constexpr const char* kUsage =
+    "usage: ferry import SOURCE --out DIR [-O qcow2|raw] [-p] [--force] [--no-fixup]\n"
+    "                    [--fstab-uuid]\n"
+    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, or a libvirt domain XML\n";
+
+struct ImportedDisk {
+  std::string file;
+  uint64_t virtual_size = 0;
+};
+
+std::string NicModel(const std::string& model) {
+  return model.empty() ? "unknown" : model;
+}
+
+// Where a disk came from: its absolute path, or its name inside the OVA.
+std::string SourceName(const SourceDisk& d) {
+  if (!d.origin.empty()) return d.origin;
+  char real[PATH_MAX];
+  return ::realpath(d.path.c_str(), real) ? std::string(real) : d.path;
+}
+
+Json DescribeVm(const SourceVm& vm, const std::string& source, Format format,
+                const std::vector<ImportedDisk>& disks) {
+  Json j = Json::MakeObject();
+  j.Set("name", vm.name);
+  j.Set("memory", vm.memory_bytes);
+  j.Set("vcpus", uint64_t(vm.vcpus));
+  j.Set("firmware", vm.firmware);
+  j.Set("guest_os", vm.guest_os);
+  Json ds = Json::MakeArray();
+  for (size_t i = 0; i < disks.size(); ++i) {
+    Json d = Json::MakeObject();
+    d.Set("file", disks[i].file);
+    d.Set("format", FormatName(format));
+    d.Set("bus", "virtio");
+    d.Set("virtual_size", disks[i].virtual_size);
+    d.Set("source", SourceName(vm.disks[i]));
+    d.Set("source_bus", vm.disks[i].bus);
+    d.Set("source_target", vm.disks[i].target);
+    ds.Push(std::move(d));
+  }
+  j.Set("disks", std::move(ds));
+  Json ns = Json::MakeArray();
+  for (const SourceNic& n : vm.nics) {
+    Json o = Json::MakeObject();
+    o.Set("mac", n.mac.empty() ? Json() : Json(n.mac));
+    o.Set("model", "virtio-net");
+    o.Set("source_model", NicModel(n.model));
+    o.Set("network", n.network);
+    ns.Push(std::move(o));
+  }
+  j.Set("nics", std::move(ns));
+  Json from = Json::MakeObject();
+  from.Set("kind", vm.kind);
+  from.Set("path", source);
+  j.Set("imported_from", std::move(from));
+  Json left = Json::MakeArray();
+  for (const std::string& s : vm.not_carried) left.Push(s);
+  j.Set("not_carried_over", std::move(left));
+  Json notes = Json::MakeArray();
+  for (const std::string& s : vm.notes) notes.Push(s);
+  j.Set("notes", std::move(notes));
+  Json warnings = Json::MakeArray();
+  for (const std::string& s : vm.warnings) warnings.Push(s);
+  j.Set("warnings", std::move(warnings));
+  return j;
+}
+
+std::string Report(const SourceVm& vm, const std::string& dir,
+                   const std::vector<ImportedDisk>& disks) {
+  std::string r = "imported '" + vm.name + "' (" + vm.kind + "): " + std::to_string(vm.vcpus) +
+                  " vCPU, " + FormatSize(vm.memory_bytes) + ", " + std::to_string(disks.size()) +
+                  " disk(s), " + std::to_string(vm.nics.size()) + " NIC(s) into " + dir + "\n";
+  for (size_t i = 0; i < disks.size(); ++i) {
+    r += "  " + disks[i].file + " <- " + vm.disks[i].target + " (" + vm.disks[i].bus + "), " +
+         FormatSize(disks[i].virtual_size) + "\n";
+  }
+  for (size_t i = 0; i < vm.nics.size(); ++i) {
+    const SourceNic& n = vm.nics[i];
+    r += "  nic" + std::to_string(i) + " " + (n.mac.empty() ? "(new MAC needed)" : n.mac) + " " +
+         NicModel(n.model) + " -> virtio-net" +
+         (n.network.empty() ? "" : ", network '" + n.network + "'") + "\n";
+  }
+  r += "not carried over:" + std::string(vm.not_carried.empty() ? " nothing\n" : "\n");
+  for (const std::string& s : vm.not_carried) r += "  - " + s + "\n";
+  if (!vm.warnings.empty()) r += "warnings:\n";
+  for (const std::string& s : vm.warnings) r += "  - " + s + "\n";
+  if (!vm.notes.empty()) r += "notes:\n";
+  for (const std::string& s : vm.notes) r += "  - " + s + "\n";
+  return r;
+}
+
+Status WriteText(const std::string& path, const std::string& text) {
+  ASSIGN_OR_RETURN(ImageFile f, ImageFile::Create(path));
+  RETURN_IF_ERROR(f.WriteAt(
+      0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size())));
+  return f.Sync();
+}
+
+// Package disks may not name other files: VMDK only as one sparse file
+// (magic KDMV, descriptor inside), and no backing files opened at all.
+Status CheckSelfContained(const SourceDisk& disk, OpenOptions& open) {
+  open.open_backing = false;
+  Format format;
+  if (disk.format) {
+    format = *disk.format;
+  } else {
+    ASSIGN_OR_RETURN(format, ProbeFormat(disk.path));
+  }
+  open.format = format;
+  if (format != Format::kVmdk) return OkStatus();
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(disk.path, false));
+  uint8_t magic[4] = {};
+  ASSIGN_OR_RETURN(size_t got, file.ReadSomeAt(0, magic));
+  if (got < 4 || std::memcmp(magic, "KDMV", 4) != 0) {
+    return Error(ErrorCode::kCorrupt, "disk " + disk.target +
+                                          " is a VMDK descriptor naming other files; a package "
+                                          "must carry self-contained (sparse or stream) disks");
+  }
+  return OkStatus();
+}
+
+Result<ImportedDisk> ConvertDisk(const SourceDisk& disk, const std::string& out, Format format,
+                                 bool progress) {
+  OpenOptions open;
+  open.format = disk.format;
+  if (disk.packaged) RETURN_IF_ERROR(CheckSelfContained(disk, open));
+  Result<std::unique_ptr<ImageReader>> src = OpenImage(disk.path, open);
+  if (!src.ok()) return std::move(src).error().WithContext("disk " + disk.target);
+  if (disk.packaged) {
+    ASSIGN_OR_RETURN(ImageDetails details, (*src)->Details());
+    if (!details.backing_file.empty()) {
+      return Error(ErrorCode::kCorrupt, "disk " + disk.target + " names a backing file (" +
+                                            details.backing_file +
+                                            "); a package must carry self-contained disks");
+    }
+  }
+  CreateOptions create;
+  create.final_name = out.substr(out.rfind('/') + 1);
+  ASSIGN_OR_RETURN(auto dst, CreateImage(format, out, (*src)->virtual_size(), create));
+  CopyOptions copy;
+  if (progress) {
+    copy.progress = [](const CopyProgress& p) {
+      std::fprintf(stderr, "\r    %6.2f%%",
+                   p.total ? 100.0 * double(p.done) / double(p.total) : 100.0);
+      if (p.done >= p.total) std::fprintf(stderr, "\n");
+    };
+  }
+  RETURN_IF_ERROR(CopyImage(**src, *dst, copy));
+  return ImportedDisk{out.substr(out.rfind('/') + 1), (*src)->virtual_size()};
+}
+
+Result<int> Import(int argc, char** argv) {
+  ArgSpec spec{{"--out", "-O"}, {"-p", "--force", "--no-fixup", "--fstab-uuid"}, {}};
+  ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
+  if (args.operands().size() != 1 || !args.Get("--out")) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "expected SOURCE and --out DIR\n" + std::string(kUsage));
+  }
+  Format format = Format::kQcow2;
+  if (auto f = args.Get("-O")) {
+    ASSIGN_OR_RETURN(format, ParseFormat(*f));
+    if (format != Format::kQcow2 && format != Format::kRaw) {
+      return Error(ErrorCode::kInvalidArgument, "-O must be qcow2 or raw");
+    }
+  }
+  const std::string& source = args.operands()[0];
+  const std::string dir = *args.Get("--out");
+  ASSIGN_OR_RETURN(StagingDir staging, StagingDir::Prepare(dir, args.Has("--force")));
+  ASSIGN_OR_RETURN(ImportSource src, LoadImportSource(source, staging.path()));
+  SourceVm& vm = src.vm;
+  if (vm.disks.empty()) vm.notes.push_back("the VM has no disks");
+  // Fix-ups work on raw disks: convert to raw first, fix, then to the
+  // output format.
+  const bool fixup = !args.Has("--no-fixup");
+  const Format first = fixup ? Format::kRaw : format;
+  std::vector<ImportedDisk> disks;
+  std::vector<std::string> raw_paths;
+  for (size_t i = 0; i < vm.disks.size(); ++i) {
+    std::string name = "disk" + std::to_string(i) + (first == Format::kRaw ? ".raw" : ".qcow2");
+    ASSIGN_OR_RETURN(ImportedDisk d,
+                     ConvertDisk(vm.disks[i], staging.File(name), first, args.Has("-p")));
+    disks.push_back(d);
+    raw_paths.push_back(staging.File(name));
+  }
+  for (const std::string& s : src.scratch) ::unlink(s.c_str());
+  if (fixup) {
+    FixupOptions fo;
+    fo.fstab_uuid = args.Has("--fstab-uuid");
+    ASSIGN_OR_RETURN(FixupReport fr, FixGuest(raw_paths, fo));
+    for (const std::string& c : fr.changes) vm.notes.push_back("fix-up: " + c);
+    for (const std::string& k : fr.kernels) vm.notes.push_back(k);
+    for (const std::string& k : fr.unbootable) vm.warnings.push_back(k);
+    for (const std::string& w : fr.warnings) vm.not_carried.push_back("fix-up: " + w);
+    if (format != Format::kRaw) {
+      for (size_t i = 0; i < disks.size(); ++i) {
+        SourceDisk raw{raw_paths[i], Format::kRaw, "", "disk" + std::to_string(i), "", false};
+        std::string out = staging.File("disk" + std::to_string(i) + ".qcow2");
+        ASSIGN_OR_RETURN(disks[i], ConvertDisk(raw, out, format, false));
+        ::unlink(raw_paths[i].c_str());
+      }
+    }
+  } else {
+    vm.notes.push_back("guest fix-ups skipped (--no-fixup)");
+  }
+  if (vm.memory_bytes == 0) vm.not_carried.push_back("memory size (none given)");
+  vm.notes.push_back(
+      "ferry run does not take vm.json or disks yet (the VMM has no virtio devices): "
+      "vm.json records the machine for when it does");
+  RETURN_IF_ERROR(
+      WriteText(staging.File("vm.json"), DescribeVm(vm, source, format, disks).Dump() + "\n"));
+  std::string report = Report(vm, dir, disks);
+  RETURN_IF_ERROR(WriteText(staging.File("import-report.txt"), report));
+  RETURN_IF_ERROR(staging.Commit());
+  std::fputs(report.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+int RunImportCommand(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  Result<int> r = Import(argc, argv);
+  if (r.ok()) return *r;
+  std::fprintf(stderr, "ferry import: %s\n", r.error().message().c_str());
+  return 1;
+}
+
+}  // namespace ferry

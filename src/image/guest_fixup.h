@@ -1,0 +1,31 @@
+// Guest fix-ups for a Linux guest moving to KVM, done on its raw disk images
+// through libext2fs (no mounting, no privileges): partition tables read,
+// /etc/fstab and the boot loader's files rewritten from /dev/xvdX, /dev/hdX,
+// /dev/sdX to /dev/vdX (or UUID= in fstab), and the kernels checked for
+// virtio drivers (built in, module, in the initramfs). Filesystems whose
+// journal needs recovery are left alone and reported.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace ferry::image {
+
+struct FixupOptions {
+  bool fstab_uuid = false;  // fstab: UUID= where the filesystem's UUID is known
+};
+
+struct FixupReport {
+  std::vector<std::string> changes;     // files rewritten
+  std::vector<std::string> kernels;     // one line per kernel found
+  std::vector<std::string> unbootable;  // kernels that will not find a virtio disk
+  std::vector<std::string> warnings;    // what could not be done
+};
+
+// `raw_disks` in the guest's order: disk 0 was "a" (sda, xvda, hda).
+Result<FixupReport> FixGuest(const std::vector<std::string>& raw_disks,
+                             const FixupOptions& options);
+
+}  // namespace ferry::image

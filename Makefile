@@ -23,8 +23,9 @@ asan: deps
 	@ninja -C $(ASAN_BUILD)
 
 # libFuzzer targets for the image parsers (fuzz/, clang-14): `make fuzz` runs
-# each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`) a few seconds
-# each with a fixed seed.
+# each for FUZZ_SECONDS; `make fuzz-smoke` a few seconds each with a fixed
+# seed. Not part of `make test` yet: building them with clang takes ~3 minutes
+# on two cores, which the CI budget for `make test` cannot spare.
 fuzz-build: deps
 	@cmake -S fuzz -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 >/dev/null
 	@ninja -C $(FUZZ_BUILD)
@@ -37,7 +38,7 @@ fuzz-smoke: fuzz-build
 
 # Unit tests under both builds, then the integration tests (real KVM guests)
 # against the release build and the quick ones again against the sanitizer build.
-test: build asan fuzz-smoke
+test: build asan
 	$(BUILD)/src/ferry_unit_tests --gtest_brief=1
 	$(ASAN_BUILD)/src/ferry_unit_tests --gtest_brief=1
 	FERRY_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/integration

@@ -104,10 +104,6 @@ Status Vcpu::SetMpState(const kvm_mp_state& state) {
   return SetStruct(fd_.get(), KVM_SET_MP_STATE, state, "KVM_SET_MP_STATE");
 }
 
-Result<kvm_fpu> Vcpu::GetFpu() const {
-  return GetStruct<kvm_fpu>(fd_.get(), KVM_GET_FPU, "KVM_GET_FPU");
-}
-
 Result<std::vector<uint8_t>> Vcpu::GetXsave() const {
   std::vector<uint8_t> area(sizeof(kvm_abi::Xsave));
   if (::ioctl(fd_.get(), kvm_abi::kGetXsave, area.data()) < 0) return ErrnoError("KVM_GET_XSAVE");

@@ -34,7 +34,6 @@ class Vcpu {
   Result<kvm_lapic_state> GetLapic() const;
   Status SetLapic(const kvm_lapic_state& lapic);
   Status SetMpState(const kvm_mp_state& state);
-  Result<kvm_fpu> GetFpu() const;
   Result<std::vector<uint8_t>> GetXsave() const;  // the 4 KiB legacy KVM_GET_XSAVE area
   Status SetXsave(const std::vector<uint8_t>& area);
   Result<kvm_xcrs> GetXcrs() const;

@@ -121,9 +121,4 @@ StopReason RunGate::WaitUntilStopped() {
   }
 }
 
-std::optional<StopReason> RunGate::stop_reason() const {
-  std::lock_guard lock(mu_);
-  return reason_;
-}
-
 }  // namespace ferry

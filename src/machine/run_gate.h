@@ -43,7 +43,6 @@ class RunGate {
   bool stopping() const { return mode_.load() == Mode::kStop; }
   // Blocks until Stop() has been called and every vCPU thread has detached.
   StopReason WaitUntilStopped();
-  std::optional<StopReason> stop_reason() const;
 
  private:
   enum class Mode { kRun, kPause, kStop };

@@ -48,9 +48,6 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
 }
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& config) {
-  if (config.cpus == 0) {
-    return Error(ErrorCode::kInvalidArgument, "--cpus 0: a VM needs at least one CPU");
-  }
   ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(config.memory_bytes));
   ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine, Build(config, std::move(memory)));
   BootConfig boot{config.kernel, config.cmdline, config.cpus};

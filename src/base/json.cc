@@ -10,7 +10,7 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
-void AppendEscaped(std::string& out, const std::string& s) {
+void AppendEscaped(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
@@ -226,6 +226,12 @@ class Parser {
 };
 
 }  // namespace
+
+std::string JsonQuote(std::string_view text) {
+  std::string out;
+  AppendEscaped(out, text);
+  return out;
+}
 
 int64_t Json::as_int() const {
   if (is_int()) return std::get<int64_t>(value_);

@@ -63,4 +63,7 @@ class Json {
   std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> value_;
 };
 
+// `text` as a JSON string literal, quotes included (for hand-built output).
+std::string JsonQuote(std::string_view text);
+
 }  // namespace ferry

@@ -5,7 +5,7 @@
 
 #include "image/command_util.h"
 #include "image/commands.h"
-#include "image/json.h"
+#include "base/json.h"
 #include "image/qcow2_check.h"
 #include "image/qcow2_repair.h"
 

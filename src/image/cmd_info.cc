@@ -4,7 +4,7 @@
 #include "base/units.h"
 #include "image/command_util.h"
 #include "image/commands.h"
-#include "image/json.h"
+#include "base/json.h"
 
 namespace ferry::image {
 namespace {

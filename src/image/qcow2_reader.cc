@@ -3,6 +3,7 @@
 // every table and cluster offset is checked against the file and against the
 // image's other metadata before it is used.
 #include "image/qcow2_reader.h"
+#include "image/reader_util.h"
 
 #include <algorithm>
 #include <cstring>
@@ -148,13 +149,7 @@ class Qcow2Reader : public ImageReader {
       case ClusterKind::kUnallocated:
         break;
     }
-    uint64_t from_backing = 0;
-    if (backing_ && offset < backing_->virtual_size()) {
-      from_backing = std::min<uint64_t>(out.size(), backing_->virtual_size() - offset);
-      RETURN_IF_ERROR(backing_->Read(offset, out.subspan(0, from_backing)));
-    }
-    std::memset(out.data() + from_backing, 0, out.size() - from_backing);
-    return OkStatus();
+    return ReadUnallocated(backing_.get(), offset, out);
   }
 
   Status ReadCompressed(uint64_t offset, const Run& run, std::span<uint8_t> out) {

@@ -10,6 +10,7 @@
 
 #include "base/endian.h"
 #include "image/file.h"
+#include "image/reader_util.h"
 #include "image/vhdx.h"
 #include "image/vhdx_format.h"
 
@@ -39,20 +40,7 @@ class VhdxReader : public ImageReader {
   }
 
   Status Read(uint64_t offset, std::span<uint8_t> out) override {
-    if (offset > m_.virtual_size || out.size() > m_.virtual_size - offset) {
-      return Error(ErrorCode::kInvalidArgument, "read past the end of the virtual disk");
-    }
-    while (!out.empty()) {
-      ASSIGN_OR_RETURN(Extent e, Map(offset, out.size()));
-      if (e.data) {
-        RETURN_IF_ERROR(file_.ReadAt(*e.host_offset, out.subspan(0, e.length), "vhdx block"));
-      } else {
-        std::memset(out.data(), 0, e.length);
-      }
-      offset += e.length;
-      out = out.subspan(e.length);
-    }
-    return OkStatus();
+    return ReadByExtents(*this, file_, offset, out, "vhdx block");
   }
 
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {

@@ -1,4 +1,5 @@
 #include "image/vmdk_reader.h"
+#include "image/reader_util.h"
 
 #include <algorithm>
 #include <cstring>
@@ -349,13 +350,7 @@ class VmdkReader : public ImageReader {
       case GrainKind::kUnallocated:
         break;
     }
-    uint64_t from_backing = 0;
-    if (backing_ && offset < backing_->virtual_size()) {
-      from_backing = std::min<uint64_t>(out.size(), backing_->virtual_size() - offset);
-      RETURN_IF_ERROR(backing_->Read(offset, out.subspan(0, from_backing)));
-    }
-    std::memset(out.data() + from_backing, 0, out.size() - from_backing);
-    return OkStatus();
+    return ReadUnallocated(backing_.get(), offset, out);
   }
 
   const VmdkExtent& Find(uint64_t offset) const {

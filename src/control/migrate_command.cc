@@ -28,6 +28,8 @@ before that, it goes on here and this command says why.
   --max-rounds N          pre-copy: at most N copy rounds (default 30)
   --on-stall WHAT         when pre-copy does not converge: stop-and-copy (default),
                           abort (the VM goes on here) or throttle (slow the vCPUs)
+  --copy-storage          block migration: copy the disks too, for hosts without
+                          shared storage (the receiver names each target: --disk)
   --progress              a progress bar with rate and ETA (when stdout is a terminal)
   --json                  print the report as one JSON object (fields: docs/migrate.md)
   --cancel                cancel the migration in progress for PATH
@@ -37,7 +39,7 @@ Exit status: 0 migrated, 1 not migrated (the VM goes on at the source).
 const std::vector<OptionSpec> kMigrateOptions = {
     {"api", true},       {"to", true},         {"mode", true},     {"downtime-ms", true},
     {"bandwidth", true}, {"max-rounds", true}, {"on-stall", true}, {"progress", false},
-    {"json", false},     {"cancel", false},    {"help", false}};
+    {"json", false},     {"cancel", false},    {"help", false},    {"copy-storage", false}};
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ferry migrate: %s\n", message.c_str());
@@ -62,6 +64,7 @@ Result<Json> BuildRequest(const ParsedOptions& options) {
     request.Set("max_rounds", rounds);
   }
   if (options.Has("on-stall")) request.Set("on_stall", options.Get("on-stall"));
+  if (options.Has("copy-storage")) request.Set("copy_storage", true);
   return request;
 }
 

@@ -72,8 +72,11 @@ int ReceiveCommand(std::span<char* const> args) {
     ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(config, machine, std::move(memory)));
     return &vm->mutable_memory();
   };
-  Result<state::MachineState> incoming = receiver.Receive(admit);
+  migration::DiskReceiver disks({});
+  Result<state::MachineState> incoming = receiver.Receive(admit, disks);
   if (!incoming.ok()) {
+    // What arrived of the disks stays, so that `ferry migrate` can resume.
+    (void)disks.SaveProgress();
     return Fail(std::move(incoming).error().WithContext("nothing was started"));
   }
   Status loaded = vm->LoadState(*incoming);
@@ -82,8 +85,15 @@ int ReceiveCommand(std::span<char* const> args) {
     return Fail(std::move(loaded).error().WithContext("loading the received VM"));
   }
   Status go = receiver.ReadyAndAwaitGo();
-  if (!go.ok()) return Fail(std::move(go).error().WithContext("nothing was started"));
-  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver] {
+  if (!go.ok()) {
+    (void)disks.SaveProgress();
+    return Fail(std::move(go).error().WithContext("nothing was started"));
+  }
+  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver, &disks] {
+    Status complete = disks.Complete();
+    if (!complete.ok()) {
+      std::fprintf(stderr, "ferry receive: %s\n", complete.error().message().c_str());
+    }
     Status confirmed = receiver.ConfirmRunning(MonotonicNs());
     if (!confirmed.ok()) {
       std::fprintf(stderr, "ferry receive: the VM runs here; the source did not hear so: %s\n",

@@ -111,6 +111,8 @@ Result<migration::PrecopyOptions> PrecopyOptionsFrom(const Json& request) {
   options.policy.downtime_ms = NumberField(request, "downtime_ms", 300);
   options.policy.max_rounds = static_cast<int>(NumberField(request, "max_rounds", 30));
   options.bandwidth = static_cast<uint64_t>(NumberField(request, "bandwidth", 0));
+  const Json* copy = request.Get("copy_storage");
+  options.copy_storage = copy && copy->is_bool() && copy->as_bool();
   if (options.policy.downtime_ms <= 0 || options.policy.max_rounds < 1) {
     return Error(ErrorCode::kInvalidArgument, "downtime_ms and max_rounds must be positive");
   }
@@ -179,7 +181,7 @@ Json VmApiHandler::Migrate(const Json& request, const EventSink& emit) {
   Result<migration::MigrationReport> report =
       chosen == "offline"
           ? migration::SendOffline(*vm_, connection->get(), *to, started, options->bandwidth,
-                                   &committed)
+                                   options->copy_storage, &committed)
           : migration::SendPrecopy(*vm_, connection->get(), *to, started, *options, &committed);
   migrating_ = false;
   if (!report.ok()) {

@@ -41,12 +41,13 @@ Status SendRefuse(state::SectionWriter& writer, const std::string& reason) {
   return writer.Write(state::SectionType::kRefuse, 0, f.bytes());
 }
 
-Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expected) {
+Result<state::Section> ReadReplySection(state::SectionReader& reader,
+                                        state::SectionType expected) {
   ASSIGN_OR_RETURN(state::Section section, reader.Next());
-  ASSIGN_OR_RETURN(state::FieldReader f,
-                   state::FieldReader::Parse(section.payload, section.name()));
   auto type = static_cast<state::SectionType>(section.header.type);
   if (type == state::SectionType::kRefuse) {
+    ASSIGN_OR_RETURN(state::FieldReader f,
+                     state::FieldReader::Parse(section.payload, section.name()));
     ASSIGN_OR_RETURN(std::string message, f.GetString(kMessage, 4096));
     return Error(ErrorCode::kFailedPrecondition, "the destination refused: " + message);
   }
@@ -55,7 +56,14 @@ Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expecte
                                           state::SectionName(static_cast<uint32_t>(expected)) +
                                           "', the peer sent '" + section.name() + "'");
   }
-  Reply reply{type, 0, {}, {}};
+  return section;
+}
+
+Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expected) {
+  ASSIGN_OR_RETURN(state::Section section, ReadReplySection(reader, expected));
+  ASSIGN_OR_RETURN(state::FieldReader f,
+                   state::FieldReader::Parse(section.payload, section.name()));
+  Reply reply{expected, 0, {}, {}};
   if (f.Has(kBootId)) {
     ASSIGN_OR_RETURN(reply.boot_id, f.GetString(kBootId, 64));
   }

@@ -10,6 +10,7 @@
 #include "base/result.h"
 #include "machine/guest_memory.h"
 #include "migration/dirty_tracker.h"
+#include "migration/migratable_disk.h"
 #include "state/machine_state.h"
 
 namespace ferry::migration {
@@ -27,6 +28,8 @@ class MigratableVm {
   // Takes `percent` of the vCPUs' time away (0 ends throttling), so a guest
   // that dirties memory faster than the link carries it can converge.
   virtual void SetThrottle(int percent) = 0;
+  // The VM's disks, in device order (none by default).
+  virtual std::vector<MigratableDisk*> disks() { return {}; }
 };
 
 }  // namespace ferry::migration

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "migration/handshake.h"
 #include "migration/page_batch.h"
+#include "state/disk_plan.h"
 
 namespace ferry::migration {
 namespace {
@@ -20,7 +21,7 @@ OfflineReceiver::OfflineReceiver(int fd)
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit) {
+Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskReceiver& disks) {
   RETURN_IF_ERROR(reader_.ReadFileHeader());
   ASSIGN_OR_RETURN(state::Section first, reader_.Next());
   ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first));
@@ -39,10 +40,18 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit) {
       RETURN_IF_ERROR(ReceivePageBatch(reader_, header.length, **memory));
       continue;
     }
+    if (type == state::SectionType::kDiskChunks) {
+      RETURN_IF_ERROR(disks.Receive(reader_, header));
+      continue;
+    }
     state::Section section{header, std::vector<uint8_t>(header.length)};
     RETURN_IF_ERROR(reader_.ReadPiece(section.payload));
     RETURN_IF_ERROR(reader_.Finish());
     if (type == state::SectionType::kEnd) break;
+    if (type == state::SectionType::kDiskPlan) {
+      RETURN_IF_ERROR(AnswerDiskPlan(section, disks));
+      continue;
+    }
     ASSIGN_OR_RETURN(bool taken, devices.Take(section));
     if (!taken) {
       return Error(ErrorCode::kCorrupt,
@@ -50,6 +59,16 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit) {
     }
   }
   return devices.Finish(config);
+}
+
+Status OfflineReceiver::AnswerDiskPlan(const state::Section& section, DiskReceiver& disks) {
+  ASSIGN_OR_RETURN(std::vector<state::DiskPlanEntry> plan, state::ReadDiskPlan(section));
+  Result<std::vector<state::DiskResumeEntry>> answers = disks.Prepare(plan);
+  if (!answers.ok()) {
+    Refuse(answers.error().message());
+    return std::move(answers).error();
+  }
+  return state::WriteDiskResume(writer_, answers.value());
 }
 
 void OfflineReceiver::Refuse(const std::string& reason) {

@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "machine/guest_memory.h"
+#include "migration/disk_receiver.h"
 #include "state/machine_state.h"
 #include "state/stream.h"
 
@@ -22,9 +23,9 @@ class OfflineReceiver {
  public:
   explicit OfflineReceiver(int fd);
 
-  // Reads the configuration, admits or refuses it, then takes pages and
-  // device state up to the end of the stream.
-  Result<state::MachineState> Receive(const AdmitFn& admit);
+  // Reads the configuration, admits or refuses it, then takes pages, disk
+  // chunks (into `disks`) and device state up to the end of the stream.
+  Result<state::MachineState> Receive(const AdmitFn& admit, DiskReceiver& disks);
   // Tells the sender the VM could not be loaded here; it resumes at the source.
   void Refuse(const std::string& reason);
   // Everything is loaded: asks for the handover and waits for `go`.
@@ -32,6 +33,8 @@ class OfflineReceiver {
   Status ConfirmRunning(int64_t resumed_at_ns);
 
  private:
+  Status AnswerDiskPlan(const state::Section& section, DiskReceiver& disks);
+
   int fd_;
   state::FdSink sink_;
   state::FdSource source_;

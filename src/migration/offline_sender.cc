@@ -1,6 +1,7 @@
 #include "migration/offline_sender.h"
 
 #include "base/clock.h"
+#include "migration/disk_sender.h"
 #include "migration/page_batch.h"
 #include "migration/rate_limiter.h"
 #include "migration/sender_steps.h"
@@ -41,17 +42,21 @@ Status SendAllMemory(const GuestMemory& memory, SenderStreams& streams, uint64_t
 }
 
 // Everything up to `ready`; any failure here leaves the VM to the source.
-Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
-                  int64_t started_ns, uint64_t bandwidth, int64_t* paused_ns, bool* paused) {
+Status SendPaused(MigratableVm& vm, SenderStreams& streams, DiskSender& disks,
+                  MigrationReport& report, int64_t started_ns, uint64_t bandwidth,
+                  int64_t* paused_ns, bool* paused) {
   RETURN_IF_ERROR(OpenStream(vm, streams, report, started_ns));
+  RETURN_IF_ERROR_CTX(OpenDisks(disks, streams), "disks");
   int64_t pausing = MonotonicNs();
   RETURN_IF_ERROR(vm.Pause());
   *paused = true;
   *paused_ns = pausing;
   report.switchover.pause_ms = NsToMs(MonotonicNs() - pausing);
   int64_t sending = MonotonicNs();
+  RETURN_IF_ERROR_CTX(disks.BulkPass(), "copying disks");
   RETURN_IF_ERROR_CTX(SendAllMemory(vm.memory(), streams, bandwidth, report), "sending memory");
   report.switchover.last_pages_ms = NsToMs(MonotonicNs() - sending);
+  RETURN_IF_ERROR(disks.ReleaseShared());
   RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm, streams, report.switchover));
   report.transfer_ms = NsToMs(MonotonicNs() - *paused_ns);
   return OkStatus();
@@ -60,7 +65,8 @@ Status SendPaused(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
 }  // namespace
 
 Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string& destination,
-                                    int64_t started_ns, uint64_t bandwidth, bool* committed) {
+                                    int64_t started_ns, uint64_t bandwidth, bool copy_storage,
+                                    bool* committed) {
   *committed = false;
   MigrationReport report;
   report.destination = destination;
@@ -68,8 +74,18 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
   SenderStreams streams(fd);
   int64_t paused_ns = 0;
   bool paused = false;
-  Status ready = SendPaused(vm, streams, report, started_ns, bandwidth, &paused_ns, &paused);
+  RateLimiter disk_limiter(bandwidth);
+  uint64_t accounted = 0;
+  DiskSender disks(vm.disks(), copy_storage, streams.writer, [&]() -> Status {
+    disk_limiter.Consumed(streams.sink.bytes_written() - accounted);
+    accounted = streams.sink.bytes_written();
+    return OkStatus();
+  });
+  Status ready =
+      SendPaused(vm, streams, disks, report, started_ns, bandwidth, &paused_ns, &paused);
+  report.disks = disks.reports();
   if (!ready.ok()) {
+    disks.ReclaimShared();
     if (paused) (void)vm.Resume();  // the destination never runs a half-received VM
     return std::move(ready).error();
   }

@@ -1,7 +1,8 @@
 // Offline (cold) migration, sending side. Timeline:
 //
 //   connect -> machine config ->        <- accept (resources reserved) | refuse
-//   pause -> pages -> devices -> end -> <- ready (everything loaded)
+//   [disk plan ->                       <- disk resume]
+//   pause -> [disk chunks] -> pages -> devices -> end -> <- ready (everything loaded)
 //   go (from here the source never runs the VM again) -> <- running
 //
 // Any failure before `go` resumes the VM here. After `go` without `running`,
@@ -19,8 +20,10 @@ namespace ferry::migration {
 
 // `started_ns` is when the request arrived (MonotonicNs). On error, `committed`
 // tells the caller whether the VM was resumed (false) or left paused (true).
-// `bandwidth` caps the stream in bytes per second (0: no cap).
+// `bandwidth` caps the stream in bytes per second (0: no cap); with
+// `copy_storage` the disks' contents travel too (else they are shared storage).
 Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string& destination,
-                                    int64_t started_ns, uint64_t bandwidth, bool* committed);
+                                    int64_t started_ns, uint64_t bandwidth, bool copy_storage,
+                                    bool* committed);
 
 }  // namespace ferry::migration

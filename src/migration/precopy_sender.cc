@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "base/clock.h"
+#include "migration/disk_sender.h"
 #include "migration/page_batch.h"
 #include "migration/rate_limiter.h"
 #include "migration/sender_steps.h"
@@ -49,10 +50,16 @@ class PageSender {
 
   Status Flush() {
     if (batch_.empty()) return OkStatus();
-    uint64_t before = streams_.sink.bytes_written();
     RETURN_IF_ERROR(batch_.Flush(streams_.writer));
-    uint64_t sent = streams_.sink.bytes_written() - before;
-    limiter_.Consumed(sent);
+    return Account();
+  }
+
+  // After anything went out (pages or disk chunks): the bandwidth cap,
+  // cancellation and progress.
+  Status Account() {
+    uint64_t now = streams_.sink.bytes_written();
+    limiter_.Consumed(now - accounted_);
+    accounted_ = now;
     if (options_.cancel && options_.cancel->load()) {
       return Error(ErrorCode::kFailedPrecondition, "cancelled");
     }
@@ -102,6 +109,7 @@ class PageSender {
   PageBatch batch_;
   RateLimiter limiter_;
   uint64_t pages_sent_ = 0;
+  uint64_t accounted_ = 0;
   int round_ = 0;
   uint64_t pages_left_ = 0;
   int64_t last_progress_ns_ = 0;
@@ -116,11 +124,17 @@ class PrecopySession {
         options_(options),
         report_(report),
         pages_(vm.memory(), streams_, options, report),
+        disks_(vm.disks(), options.copy_storage, streams_.writer,
+               [this] { return pages_.Account(); }),
         policy_(options.policy) {}
 
   // Everything up to `ready`. Any failure here leaves the VM to the source.
   Status RunUntilReady(int64_t started_ns) {
     RETURN_IF_ERROR(OpenStream(vm_, streams_, report_, started_ns));
+    RETURN_IF_ERROR_CTX(OpenDisks(disks_, streams_), "disks");
+    // Disks first: the bulk copy is long, and memory dirtied meanwhile
+    // would only be sent twice.
+    RETURN_IF_ERROR_CTX(disks_.BulkPass(), "copying disks");
     ASSIGN_OR_RETURN(tracker_, vm_.StartDirtyTracking());
     RETURN_IF_ERROR(tracker_->Collect());  // arms tracking: from here every write is seen
     ASSIGN_OR_RETURN(DirtyBitmap dirty, FirstRound());
@@ -153,12 +167,15 @@ class PrecopySession {
   void Recover() {
     vm_.SetThrottle(0);
     tracker_.reset();
+    disks_.ReclaimShared();
+    report_.disks = disks_.reports();
     if (paused_) (void)vm_.Resume();
   }
 
   void Finish() {
     vm_.SetThrottle(0);
     tracker_.reset();
+    report_.disks = disks_.reports();
   }
 
  private:
@@ -178,7 +195,8 @@ class PrecopySession {
         &stats));
     RETURN_IF_ERROR(pages_.Flush());
     report_.pages_zero += stats.pages_zero;  // never sent: the destination starts zeroed
-    return EndRound(1, stats.pages_data, start, bytes_before);
+    ASSIGN_OR_RETURN(uint64_t disk_bytes, disks_.DirtyPass(false));
+    return EndRound(1, stats.pages_data + disk_bytes / kPageSize, start, bytes_before);
   }
 
   Result<DirtyBitmap> DirtyRound(const DirtyBitmap& dirty) {
@@ -193,14 +211,18 @@ class PrecopySession {
     });
     RETURN_IF_ERROR(status);
     RETURN_IF_ERROR(pages_.Flush());
-    return EndRound(round, count, start, bytes_before);
+    ASSIGN_OR_RETURN(uint64_t disk_bytes, disks_.DirtyPass(false));
+    return EndRound(round, count + disk_bytes / kPageSize, start, bytes_before);
   }
 
   Result<DirtyBitmap> EndRound(int round, uint64_t pages, int64_t start, uint64_t bytes_before) {
     ASSIGN_OR_RETURN(DirtyBitmap next, tracker_->Collect());
     double ms = NsToMs(MonotonicNs() - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
-    last_round_ = RoundStats{round, pages, bytes, ms, next.Count()};
+    // Disk chunks the guest wrote count as pages for the policy: a byte is a
+    // byte at switchover.
+    uint64_t dirtied = next.Count() + disks_.PendingBytes() / kPageSize;
+    last_round_ = RoundStats{round, pages, bytes, ms, dirtied};
     report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms)});
     return next;
   }
@@ -215,6 +237,8 @@ class PrecopySession {
     // The last dirty pages: the ones seen before the pause plus any written since.
     ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
     last.Merge(dirty);
+    // No request is in flight once paused: these are the disks' last writes.
+    RETURN_IF_ERROR_CTX(disks_.DirtyPass(true), "copying the last disk writes");
     pages_.set_live(false);
     pages_.set_round(static_cast<int>(report_.rounds.size()) + 1, last.Count());
     int64_t start = MonotonicNs();
@@ -230,6 +254,7 @@ class PrecopySession {
     report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
     report_.switchover.last_pages_ms =
         NsToMs(MonotonicNs() - paused_ns_) - report_.switchover.pause_ms;
+    RETURN_IF_ERROR(disks_.ReleaseShared());
     RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_, report_.switchover));
     report_.transfer_ms = NsToMs(MonotonicNs() - paused_ns_);
     return OkStatus();
@@ -240,6 +265,7 @@ class PrecopySession {
   const PrecopyOptions& options_;
   MigrationReport& report_;
   PageSender pages_;
+  DiskSender disks_;
   ConvergencePolicy policy_;
   std::unique_ptr<DirtyTracker> tracker_;
   RoundStats last_round_;

@@ -40,6 +40,23 @@ Json MigrationReport::ToJson() const {
   phases.Set("load_ms", switchover.load_ms);
   phases.Set("handover_ms", switchover.handover_ms);
   j.Set("switchover", std::move(phases));
+  Json disk_list = Json::MakeArray();
+  for (const DiskReport& d : disks) {
+    Json disk = Json::MakeObject();
+    disk.Set("path", d.path);
+    disk.Set("mode", d.mode);
+    disk.Set("size_bytes", d.size_bytes);
+    disk.Set("chunks_data", d.chunks_data);
+    disk.Set("chunks_zero", d.chunks_zero);
+    disk.Set("chunks_resumed", d.chunks_resumed);
+    disk.Set("dirty_chunks", d.dirty_chunks);
+    disk.Set("final_chunks", d.final_chunks);
+    disk.Set("bytes_sent", d.bytes_sent);
+    disk.Set("bulk_ms", d.bulk_ms);
+    disk.Set("resumed", d.resumed);
+    disk_list.Push(std::move(disk));
+  }
+  j.Set("disks", std::move(disk_list));
   return j;
 }
 
@@ -71,6 +88,23 @@ std::string MigrationReport::ToText() const {
                     static_cast<unsigned long long>(r.pages_dirtied), r.duration_ms, r.mib_per_s);
       text += buf;
     }
+  }
+  for (const DiskReport& d : disks) {
+    if (d.mode == "shared") {
+      std::snprintf(buf, sizeof buf, "  disk       %s: shared storage, handed over\n",
+                    d.path.c_str());
+    } else {
+      std::snprintf(buf, sizeof buf,
+                    "  disk       %s: copied %.1f MiB in %.1f ms (%llu data, %llu zero, %llu "
+                    "already there, %llu resent, %llu while paused)\n",
+                    d.path.c_str(), static_cast<double>(d.bytes_sent) / (1 << 20), d.bulk_ms,
+                    static_cast<unsigned long long>(d.chunks_data),
+                    static_cast<unsigned long long>(d.chunks_zero),
+                    static_cast<unsigned long long>(d.chunks_resumed),
+                    static_cast<unsigned long long>(d.dirty_chunks),
+                    static_cast<unsigned long long>(d.final_chunks));
+    }
+    text += buf;
   }
   return text;
 }

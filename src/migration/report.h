@@ -26,6 +26,21 @@ struct SwitchoverPhases {
   double handover_ms = 0;    // go -> running
 };
 
+// One disk of the VM (shared storage or block migration).
+struct DiskReport {
+  std::string path;
+  std::string mode;  // shared | copy
+  uint64_t size_bytes = 0;
+  uint64_t chunks_data = 0;     // chunks sent with their data
+  uint64_t chunks_zero = 0;     // zero chunks: records, or elided when the target starts zeroed
+  uint64_t chunks_resumed = 0;  // already at the destination from an interrupted attempt
+  uint64_t dirty_chunks = 0;    // chunks resent because the guest wrote them during the copy
+  uint64_t final_chunks = 0;    // of those, sent while the guest was paused
+  uint64_t bytes_sent = 0;      // chunk data
+  double bulk_ms = 0;
+  bool resumed = false;
+};
+
 struct MigrationReport {
   std::string status = "completed";  // completed | failed
   std::string mode = "offline";
@@ -46,6 +61,7 @@ struct MigrationReport {
   double downtime_target_ms = 0;
   double predicted_downtime_ms = 0;
   SwitchoverPhases switchover;
+  std::vector<DiskReport> disks;
 
   Json ToJson() const;
   std::string ToText() const;

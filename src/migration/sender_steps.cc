@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
+#include "migration/disk_sender.h"
 #include "migration/handshake.h"
+#include "state/disk_plan.h"
 
 namespace ferry::migration {
 
@@ -26,6 +28,17 @@ Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
                               : "offset-corrected";
   report.setup_ms = NsToMs(answered_at - started_ns);
   return OkStatus();
+}
+
+Status OpenDisks(DiskSender& disks, SenderStreams& streams) {
+  if (!disks.has_disks()) return OkStatus();
+  std::vector<state::DiskPlanEntry> plan = disks.Plan();
+  RETURN_IF_ERROR(state::WriteDiskPlan(streams.writer, plan));
+  ASSIGN_OR_RETURN(state::Section answer,
+                   ReadReplySection(streams.reader, state::SectionType::kDiskResume));
+  ASSIGN_OR_RETURN(std::vector<state::DiskResumeEntry> resume,
+                   state::ReadDiskResume(answer, plan));
+  return disks.ApplyResume(resume);
 }
 
 Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams,

@@ -11,6 +11,8 @@
 
 namespace ferry::migration {
 
+class DiskSender;
+
 struct SenderStreams {
   state::FdSink sink;
   state::FdSource source;
@@ -23,6 +25,9 @@ struct SenderStreams {
 // report's setup time and clock fields.
 Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
                   int64_t started_ns);
+
+// After the accept: the disk plan out, the receiver's resume answer back.
+Status OpenDisks(DiskSender& disks, SenderStreams& streams);
 
 // With the VM paused and all memory sent: device state, end, and wait until
 // the destination has loaded everything.

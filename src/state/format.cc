@@ -24,6 +24,9 @@ constexpr SectionKind kKinds[] = {
     {SectionType::kReady, "ready", 1, kSmall},
     {SectionType::kGo, "go", 1, kSmall},
     {SectionType::kRunning, "running", 1, kSmall},
+    {SectionType::kDiskPlan, "disk-plan", 1, kSmall},
+    {SectionType::kDiskResume, "disk-resume", 1, kPageBatch},
+    {SectionType::kDiskChunks, "disk-chunks", 1, kPageBatch},
     {SectionType::kEnd, "end", 1, 0},
 };
 

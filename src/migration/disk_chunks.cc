@@ -52,7 +52,8 @@ Result<ReceivedChunks> ReadChunkBatch(state::SectionReader& reader, uint64_t len
     uint64_t chunk = entries[i] >> 8;
     uint8_t encoding = static_cast<uint8_t>(entries[i] & 0xff);
     if (chunk >= chunks || encoding > static_cast<uint8_t>(ChunkEncoding::kZero)) {
-      return corrupt("record " + std::to_string(i) + " names a chunk or encoding that does not exist");
+      return corrupt("record " + std::to_string(i) +
+                     " names a chunk or encoding that does not exist");
     }
     if (encoding == static_cast<uint8_t>(ChunkEncoding::kData)) {
       out.data_chunks.push_back(chunk);

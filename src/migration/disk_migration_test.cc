@@ -28,8 +28,12 @@ class FileDisk final : public MigratableDisk {
   uint64_t size_bytes() const override { return kDiskBytes; }
   bool readonly() const override { return false; }
   int image_fd() const override { return fd_.get(); }
-  std::shared_ptr<DiskCopySession> copy_session() const override { return std::atomic_load(&session_); }
-  void set_copy_session(std::shared_ptr<DiskCopySession> s) override { std::atomic_store(&session_, s); }
+  std::shared_ptr<DiskCopySession> copy_session() const override {
+    return std::atomic_load(&session_);
+  }
+  void set_copy_session(std::shared_ptr<DiskCopySession> s) override {
+    std::atomic_store(&session_, s);
+  }
   Status ReleaseForHandover() override { return OkStatus(); }
   Status Reclaim() override { return OkStatus(); }
 
@@ -214,7 +218,7 @@ TEST_F(DiskMigrationTest, NeedsOneTargetPerDisk) {
 TEST(BlockWriteLog, RecordsChunksAndKeepsTheSessionUnion) {
   BlockWriteLog log(10 * 65536 + 512, 65536);
   EXPECT_EQ(log.chunks(), 11u);
-  log.Record(65536 - 1, 2);        // straddles chunks 0 and 1
+  log.Record(65536 - 1, 2);         // straddles chunks 0 and 1
   log.Record(10 * 65536 + 100, 1);  // the partial last chunk
   log.Record(20 * 65536, 4096);     // past the end: ignored
   EXPECT_EQ(log.PendingCount(), 3u);

@@ -46,22 +46,23 @@ Result<std::vector<state::DiskResumeEntry>> DiskReceiver::Prepare(
   plan_ = plan;
   bool copy = !plan.empty() && plan[0].mode == state::DiskMode::kCopy;
   if (copy && targets_.size() != plan.size()) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "the VM has " + std::to_string(plan.size()) +
-                     " disk(s) to copy; give ferry receive one --disk PATH for each, in order (got " +
-                     std::to_string(targets_.size()) + ")");
+    return Error(
+        ErrorCode::kInvalidArgument,
+        "the VM has " + std::to_string(plan.size()) +
+            " disk(s) to copy; give ferry receive one --disk PATH for each, in order (got " +
+            std::to_string(targets_.size()) + ")");
   }
   if (!copy && !targets_.empty() && targets_.size() != plan.size()) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "the VM has " + std::to_string(plan.size()) + " disk(s) but ferry receive got " +
-                     std::to_string(targets_.size()) + " --disk");
+    return Error(ErrorCode::kInvalidArgument, "the VM has " + std::to_string(plan.size()) +
+                                                  " disk(s) but ferry receive got " +
+                                                  std::to_string(targets_.size()) + " --disk");
   }
   std::vector<state::DiskResumeEntry> answers;
   open_.resize(plan.size());
   for (size_t i = 0; i < plan.size(); ++i) {
     if (plan[i].mode == state::DiskMode::kShared) {
       std::string path = image_paths()[i];
-      struct stat st{};
+      struct stat st {};
       if (::stat(path.c_str(), &st) != 0) {
         return Error(ErrorCode::kNotFound,
                      "shared disk " + path + " is not reachable here (" + std::strerror(errno) +
@@ -87,7 +88,7 @@ Result<state::DiskResumeEntry> DiskReceiver::OpenTarget(size_t index,
   state::DiskResumeEntry answer;
 
   std::optional<PartialCopy> earlier = LoadPartialCopy(t.path);
-  struct stat st{};
+  struct stat st {};
   bool exists = ::stat(t.path.c_str(), &st) == 0;
   if (exists && !S_ISREG(st.st_mode)) {
     return Error(ErrorCode::kInvalidArgument,
@@ -95,14 +96,14 @@ Result<state::DiskResumeEntry> DiskReceiver::OpenTarget(size_t index,
   }
   if (exists && !earlier && st.st_size != 0) {
     return Error(ErrorCode::kFailedPrecondition,
-                 t.path + " exists and is not an unfinished copy of this disk; remove it or "
-                          "name another path with --disk");
+                 t.path +
+                     " exists and is not an unfinished copy of this disk; remove it or "
+                     "name another path with --disk");
   }
   t.fd = Fd(::open(t.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!t.fd.valid()) return ErrnoError("opening disk target " + t.path);
   bool resume = earlier && earlier->session == disk.session &&
-                earlier->size_bytes == disk.size_bytes &&
-                earlier->chunk_bytes == disk.chunk_bytes;
+                earlier->size_bytes == disk.size_bytes && earlier->chunk_bytes == disk.chunk_bytes;
   if (resume) {
     t.progress.present = earlier->present;
     answer.present = earlier->present;
@@ -147,10 +148,11 @@ Status DiskReceiver::Apply(Target& target, const state::DiskPlanEntry& disk,
   for (uint64_t chunk : got.zero_chunks) {
     uint64_t length = ChunkLength(chunk, disk.size_bytes, disk.chunk_bytes);
     if (::fallocate(target.fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                    static_cast<off_t>(chunk * disk.chunk_bytes), static_cast<off_t>(length)) != 0) {
+                    static_cast<off_t>(chunk * disk.chunk_bytes),
+                    static_cast<off_t>(length)) != 0) {
       std::vector<uint8_t> zeros(length, 0);  // a file system without hole punching
-      RETURN_IF_ERROR(WriteAllAt(target.fd.get(), zeros.data(), length, chunk * disk.chunk_bytes,
-                                 target.path));
+      RETURN_IF_ERROR(
+          WriteAllAt(target.fd.get(), zeros.data(), length, chunk * disk.chunk_bytes, target.path));
     }
     SetBit(target.progress.present, chunk);
   }

@@ -23,7 +23,8 @@ class DiskReceiver {
   // `targets`: where each disk goes (ferry receive --disk), in the source's order.
   explicit DiskReceiver(std::vector<std::string> targets) : targets_(std::move(targets)) {}
 
-  Result<std::vector<state::DiskResumeEntry>> Prepare(const std::vector<state::DiskPlanEntry>& plan);
+  Result<std::vector<state::DiskResumeEntry>> Prepare(
+      const std::vector<state::DiskPlanEntry>& plan);
   // A 'disk-chunks' section whose header was just read.
   Status Receive(state::SectionReader& reader, const state::SectionHeader& header);
   // Makes what arrived durable and records it.

@@ -64,8 +64,8 @@ Status ForEachRun(const std::vector<uint64_t>& bits, uint64_t limit, uint64_t ma
 
 }  // namespace
 
-DiskSender::DiskSender(std::vector<MigratableDisk*> disks, bool copy,
-                       state::SectionWriter& writer, AfterBatch after_batch)
+DiskSender::DiskSender(std::vector<MigratableDisk*> disks, bool copy, state::SectionWriter& writer,
+                       AfterBatch after_batch)
     : copy_(copy), writer_(writer), after_batch_(std::move(after_batch)) {
   for (MigratableDisk* d : disks) {
     disks_.push_back({d, nullptr, {}, true});
@@ -88,8 +88,8 @@ std::vector<state::DiskPlanEntry> DiskSender::Plan() {
       e.mode = state::DiskMode::kCopy;
       d.session = d.disk->copy_session();
       if (!d.session || d.session->log.disk_bytes() != e.size_bytes) {
-        d.session = std::make_shared<DiskCopySession>(NewSessionId(), e.size_bytes,
-                                                      kDefaultChunkBytes);
+        d.session =
+            std::make_shared<DiskCopySession>(NewSessionId(), e.size_bytes, kDefaultChunkBytes);
         d.disk->set_copy_session(d.session);
       }
       e.chunk_bytes = d.session->log.chunk_bytes();
@@ -148,7 +148,8 @@ Status DiskSender::SendRun(size_t index, uint64_t first, uint64_t count, bool ze
                           static_cast<off_t>(read_from + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoError("reading disk image " + d.disk->path());
-      if (n == 0) return Error(ErrorCode::kFailedPrecondition, "disk image " + d.disk->path() + " shrank");
+      if (n == 0)
+        return Error(ErrorCode::kFailedPrecondition, "disk image " + d.disk->path() + " shrank");
       done += static_cast<size_t>(n);
     }
   }
@@ -178,10 +179,9 @@ Status DiskSender::BulkPass() {
   for (size_t i = 0; i < disks_.size(); ++i) {
     int64_t start = MonotonicNs();
     Disk& d = disks_[i];
-    RETURN_IF_ERROR(ForEachRun(d.todo, d.session->log.chunks(), kRunChunks,
-                               [&](uint64_t first, uint64_t count) {
-                                 return SendRun(i, first, count, d.target_zeroed);
-                               }));
+    RETURN_IF_ERROR(ForEachRun(
+        d.todo, d.session->log.chunks(), kRunChunks,
+        [&](uint64_t first, uint64_t count) { return SendRun(i, first, count, d.target_zeroed); }));
     reports_[i].bulk_ms = NsToMs(MonotonicNs() - start);
   }
   return OkStatus();
@@ -194,10 +194,9 @@ Result<uint64_t> DiskSender::DirtyPass(bool paused) {
     std::vector<uint64_t> dirty = disks_[i].session->log.Collect();
     uint64_t chunks = 0;
     for (uint64_t w : dirty) chunks += static_cast<uint64_t>(__builtin_popcountll(w));
-    RETURN_IF_ERROR(ForEachRun(dirty, disks_[i].session->log.chunks(), kRunChunks,
-                               [&](uint64_t first, uint64_t count) {
-                                 return SendRun(i, first, count, false);
-                               }));
+    RETURN_IF_ERROR(ForEachRun(
+        dirty, disks_[i].session->log.chunks(), kRunChunks,
+        [&](uint64_t first, uint64_t count) { return SendRun(i, first, count, false); }));
     reports_[i].dirty_chunks += chunks;
     if (paused) reports_[i].final_chunks += chunks;
     sent += chunks;
@@ -208,7 +207,8 @@ Result<uint64_t> DiskSender::DirtyPass(bool paused) {
 uint64_t DiskSender::PendingBytes() const {
   if (!copying()) return 0;
   uint64_t bytes = 0;
-  for (const Disk& d : disks_) bytes += d.session->log.PendingCount() * d.session->log.chunk_bytes();
+  for (const Disk& d : disks_)
+    bytes += d.session->log.PendingCount() * d.session->log.chunk_bytes();
   return bytes;
 }
 

@@ -41,8 +41,7 @@ Status SendRefuse(state::SectionWriter& writer, const std::string& reason) {
   return writer.Write(state::SectionType::kRefuse, 0, f.bytes());
 }
 
-Result<state::Section> ReadReplySection(state::SectionReader& reader,
-                                        state::SectionType expected) {
+Result<state::Section> ReadReplySection(state::SectionReader& reader, state::SectionType expected) {
   ASSIGN_OR_RETURN(state::Section section, reader.Next());
   auto type = static_cast<state::SectionType>(section.header.type);
   if (type == state::SectionType::kRefuse) {

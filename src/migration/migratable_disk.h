@@ -8,7 +8,7 @@
 #include <string>
 
 #include "base/result.h"
-#include "devices/block_write_log.h"
+#include "devices/block/write_log.h"
 
 namespace ferry::migration {
 

@@ -81,8 +81,7 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
     accounted = streams.sink.bytes_written();
     return OkStatus();
   });
-  Status ready =
-      SendPaused(vm, streams, disks, report, started_ns, bandwidth, &paused_ns, &paused);
+  Status ready = SendPaused(vm, streams, disks, report, started_ns, bandwidth, &paused_ns, &paused);
   report.disks = disks.reports();
   if (!ready.ok()) {
     disks.ReclaimShared();

@@ -36,8 +36,7 @@ Status OpenDisks(DiskSender& disks, SenderStreams& streams) {
   RETURN_IF_ERROR(state::WriteDiskPlan(streams.writer, plan));
   ASSIGN_OR_RETURN(state::Section answer,
                    ReadReplySection(streams.reader, state::SectionType::kDiskResume));
-  ASSIGN_OR_RETURN(std::vector<state::DiskResumeEntry> resume,
-                   state::ReadDiskResume(answer, plan));
+  ASSIGN_OR_RETURN(std::vector<state::DiskResumeEntry> resume, state::ReadDiskResume(answer, plan));
   return disks.ApplyResume(resume);
 }
 

@@ -11,8 +11,8 @@ namespace {
 constexpr uint16_t kPlanEntries = 1;  // DiskPlanWire[]
 constexpr uint16_t kPlanPaths = 2;    // source paths, each ended by a NUL
 // Field ids of 'disk-resume'.
-constexpr uint16_t kResumeZeroed = 1;   // u8 per disk
-constexpr uint16_t kResumeFirst = 16;   // + disk index: u64 bitmap words
+constexpr uint16_t kResumeZeroed = 1;  // u8 per disk
+constexpr uint16_t kResumeFirst = 16;  // + disk index: u64 bitmap words
 
 constexpr size_t kMaxDisks = 64;
 constexpr uint32_t kMinChunk = 4096;
@@ -125,8 +125,8 @@ Result<std::vector<DiskResumeEntry>> ReadDiskResume(const Section& section,
     if (!f.Has(id)) continue;
     uint64_t words = (ChunkCount(plan[i]) + 63) / 64;
     if (plan[i].mode != DiskMode::kCopy) {
-      return Error(ErrorCode::kCorrupt, "section 'disk-resume' claims chunks of shared disk " +
-                                            std::to_string(i));
+      return Error(ErrorCode::kCorrupt,
+                   "section 'disk-resume' claims chunks of shared disk " + std::to_string(i));
     }
     ASSIGN_OR_RETURN(out[i].present, f.GetVector<uint64_t>(id, words));
     if (out[i].present.size() != words) {

@@ -24,7 +24,7 @@ struct DiskPlanEntry {
   DiskMode mode = DiskMode::kShared;
   bool readonly = false;
   std::array<uint8_t, 16> session{};  // copy: the same id on every attempt of one copy
-  std::string source_path;            // shared: where the source has it (a default for the receiver)
+  std::string source_path;  // shared: where the source has it (a default for the receiver)
 };
 
 struct DiskResumeEntry {

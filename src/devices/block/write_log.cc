@@ -1,4 +1,4 @@
-#include "devices/block_write_log.h"
+#include "devices/block/write_log.h"
 
 namespace ferry {
 namespace {
@@ -49,7 +49,8 @@ std::vector<uint64_t> BlockWriteLog::Collect() {
 uint64_t BlockWriteLog::PendingCount() const {
   uint64_t count = 0;
   for (size_t i = 0; i < words_; ++i) {
-    count += static_cast<uint64_t>(__builtin_popcountll(pending_[i].load(std::memory_order_relaxed)));
+    count +=
+        static_cast<uint64_t>(__builtin_popcountll(pending_[i].load(std::memory_order_relaxed)));
   }
   return count;
 }

@@ -1,0 +1,14 @@
+// Placeholder until the workload lands.
+#include "rt/exit.h"
+#include "workloads/workload.h"
+namespace guest {
+namespace {
+void c(Args&, const Machine&) {
+  fatal(kExitBadConfig, "netecho is not implemented yet");
+}
+uint32_t r(int) {
+  return kExitBadConfig;
+}
+}  // namespace
+extern const Workload kNetechoWorkload = {"netecho", c, r};
+}  // namespace guest

@@ -22,6 +22,8 @@ constexpr uint32_t kCfgCapacity = 0;
 constexpr uint32_t kCfgSizeMax = 8;
 constexpr uint32_t kCfgSegMax = 12;
 constexpr uint32_t kCfgBlkSize = 20;
+constexpr uint32_t kCfgMaxDiscardSectors = 36;
+constexpr uint32_t kCfgMaxWriteZeroesSectors = 48;
 
 constexpr uint64_t bit(int n) {
   return 1ull << n;
@@ -81,6 +83,8 @@ void BlkDevice::open(Transport& t, int max_in_flight) {
     if (seg_max != 0 && seg_max < seg_max_) seg_max_ = seg_max;
   }
   if (has(kFSizeMax)) size_max_ = t.config32(kCfgSizeMax);
+  if (has(kFDiscard)) max_discard_sectors_ = t.config32(kCfgMaxDiscardSectors);
+  if (has(kFWriteZeroes)) max_write_zeroes_sectors_ = t.config32(kCfgMaxWriteZeroesSectors);
   if (max_in_flight > kMaxInFlight) max_in_flight = kMaxInFlight;
   if (max_in_flight < 1) max_in_flight = 1;
   // Each request takes a header, its data segments and the status descriptor.

@@ -51,10 +51,15 @@ class BlkDevice {
   uint64_t features() const { return features_; }
   bool read_only() const;
   bool has(uint64_t feature_bit) const { return (features_ >> feature_bit) & 1; }
-  bool can_flush() const { return has(9); }            // VIRTIO_BLK_F_FLUSH
-  bool can_discard() const { return has(13); }         // VIRTIO_BLK_F_DISCARD
-  bool can_write_zeroes() const { return has(14); }    // VIRTIO_BLK_F_WRITE_ZEROES
-  uint32_t block_size() const { return block_size_; }  // logical block size, 512 if not told
+  bool can_flush() const { return has(9); }          // VIRTIO_BLK_F_FLUSH
+  bool can_discard() const { return has(13); }       // VIRTIO_BLK_F_DISCARD
+  bool can_write_zeroes() const { return has(14); }  // VIRTIO_BLK_F_WRITE_ZEROES
+  uint32_t block_size() const { return block_size_; }
+  // Most sectors one DISCARD / WRITE_ZEROES request may cover (0 without the feature).
+  uint32_t max_discard_sectors() const { return max_discard_sectors_; }
+  uint32_t max_write_zeroes_sectors() const {
+    return max_write_zeroes_sectors_;
+  }  // logical block size, 512 if not told
   Transport& transport() { return *transport_; }
   const Virtqueue& queue() const { return vq_; }
   int in_flight() const { return in_flight_; }
@@ -95,6 +100,8 @@ class BlkDevice {
   uint32_t block_size_ = 512;
   uint32_t seg_max_ = kMaxDataSegments;
   uint32_t size_max_ = 0;  // 0: no limit
+  uint32_t max_discard_sectors_ = 0;
+  uint32_t max_write_zeroes_sectors_ = 0;
   Slot* slots_ = nullptr;
   int free_slots_[kMaxInFlight] = {};
   int free_slot_count_ = 0;

@@ -73,6 +73,16 @@ uint64_t make_run_id() {
   return id == 0 ? 1 : id;
 }
 
+// GET_ID: the device's serial (up to 20 bytes, NUL padded), printed when it answers.
+void print_id() {
+  auto* id = static_cast<char*>(arena::alloc(20, 64));
+  uint8_t status = g_device.run(virtio::kBlkGetId, 0, id, 20);
+  char text[21] = {};
+  for (int i = 0; i < 20 && id[i] != '\0'; ++i) text[i] = id[i] > ' ' && id[i] < 127 ? id[i] : '?';
+  console::print("diskcheck: id=\"%s\" status=%s\n", status == virtio::kBlkOk ? text : "",
+                 virtio::blk_status_name(status));
+}
+
 void print_disk(const Layout& layout) {
   char bs[24];
   console::print(
@@ -124,16 +134,16 @@ uint32_t verify_only() {
     if (disk.version(i) != 0) {
       disk.verify(i);
     } else {
-      disk.verify_unwritten(i);
+      disk.verify_unwritten(i, (h.flags & kFlagZeroed) != 0);
       ++unwritten;
     }
     beat_poll();
   }
   char gap[24];
   console::print(
-      "diskcheck: PASS mode=verify-only blocks=%lu verified=%lu unwritten=%lu run=0x%lx "
-      "writes=%lu max_gap_ms=%s\n",
-      layout.blocks, disk.verified(), unwritten, h.run, h.writes,
+      "diskcheck: PASS mode=verify-only blocks=%lu verified=%lu unwritten=%lu zeroed=%d "
+      "run=0x%lx writes=%lu max_gap_ms=%s\n",
+      layout.blocks, disk.verified(), unwritten, (h.flags & kFlagZeroed) != 0, h.run, h.writes,
       format_ms(beat_max_gap_ns(), gap));
   return kExitPass;
 }
@@ -167,7 +177,11 @@ uint32_t write_and_verify() {
   auto* buffer = static_cast<uint64_t*>(arena::alloc(layout.block_size, 4096));
   uint64_t run = make_run_id();
   Disk disk(g_device, layout, versions, run, buffer);
-  disk.save(kStateWriting, 0);  // from here until the end the table on disk is stale
+  disk.save(kStateWriting, 0, 0);  // from here until the end the table on disk is stale
+  bool discarded = false;
+  uint64_t flags = disk.prepare(&discarded);
+  console::print("diskcheck: prepared discard=%s write_zeroes=%s\n", discarded ? "ok" : "-",
+                 flags & kFlagZeroed ? "ok" : "-");
 
   dirtier::PagePicker picker(g_config.pattern, layout.blocks, layout.blocks, run);
   bool corrupt_next = g_config.selftest_corrupt;
@@ -202,7 +216,7 @@ uint32_t write_and_verify() {
   uint64_t write_ns = now - start;
   for (cursor = 0; !sweep_step(disk, layout, cursor);) beat_poll();
   ++sweeps;
-  disk.save(kStateClean, disk.written());
+  disk.save(kStateClean, disk.written(), flags);
 
   char rate[24], gap[24];
   console::print(
@@ -218,6 +232,7 @@ uint32_t run(int cpu) {
   if (cpu != 0) return kExitPass;
   g_device.open(*g_config.transport, 1);
   beat_start(g_config.heartbeat_ns);
+  print_id();
   if (g_config.verify_only) return verify_only();
   if (g_device.read_only()) {
     fatal_for(kName, kExitInternal,

@@ -48,9 +48,17 @@ void Disk::verify(uint64_t index) {
   exit_guest(kExitVerifyFailed);
 }
 
-void Disk::verify_unwritten(uint64_t index) {
+void Disk::verify_unwritten(uint64_t index, bool zeroed) {
   read(layout_.data_sector(index), buffer_, layout_.block_size, "data", index);
   ++verified_;
+  if (zeroed) {
+    for (uint64_t k = 0; k < layout_.block_size / 8; ++k) {
+      if (buffer_[k] == 0) continue;
+      console::print("diskcheck: FAIL reason=not_zero block=%lu sector=%lu word=%lu found=0x%lx\n",
+                     index, layout_.data_sector(index), k, buffer_[k]);
+      exit_guest(kExitVerifyFailed);
+    }
+  }
   if (!written_by_run(buffer_, index, run_)) return;
   console::print(
       "diskcheck: FAIL reason=unrecorded_write block=%lu sector=%lu expected_version=0 "
@@ -84,8 +92,32 @@ void Disk::verify_version_sum(uint64_t expected_writes) const {
   exit_guest(kExitVerifyFailed);
 }
 
-void Disk::save(uint64_t state, uint64_t writes) {
-  HeaderState h{run_, state, writes, 0, 0};
+void Disk::ranged(uint32_t type, uint32_t max_sectors) {
+  uint64_t first = layout_.data_sector(0);
+  uint64_t end = layout_.data_sector(layout_.blocks);
+  // Whole blocks per request, so that each request stays block aligned.
+  uint64_t step = max_sectors / layout_.sectors_per_block() * layout_.sectors_per_block();
+  if (step == 0) step = layout_.sectors_per_block();
+  if (step > (1u << 22)) step = 1u << 22;  // the byte count must fit 32 bits
+  for (uint64_t s = first; s < end; s += step) {
+    uint64_t n = end - s < step ? end - s : step;
+    io(type, s, nullptr, n * 512, virtio::blk_type_name(type),
+       (s - first) / layout_.sectors_per_block());
+  }
+}
+
+uint64_t Disk::prepare(bool* discarded) {
+  *discarded = device_.can_discard();
+  if (*discarded) ranged(virtio::kBlkDiscard, device_.max_discard_sectors());
+  if (!device_.can_write_zeroes()) return 0;
+  ranged(virtio::kBlkWriteZeroes, device_.max_write_zeroes_sectors());
+  const uint64_t probes[3] = {0, layout_.blocks / 2, layout_.blocks - 1};
+  for (uint64_t index : probes) verify_unwritten(index, true);
+  return kFlagZeroed;
+}
+
+void Disk::save(uint64_t state, uint64_t writes, uint64_t flags) {
+  HeaderState h{run_, state, writes, 0, 0, flags};
   if (state == kStateClean) {
     // The table is written straight from the RAM array, padded by the zeroed tail of the
     // last block (the arena hands out zeroed memory rounded to whole blocks).

@@ -24,8 +24,13 @@ class Disk {
   // Reads data block `index` and checks it holds exactly its recorded version.
   void verify(uint64_t index);
   // Verify-only mode: a block the table says was never written must not carry this run's
-  // id either (a write the table missed).
-  void verify_unwritten(uint64_t index);
+  // id either (a write the table missed), and must be all zeros when the writer zeroed
+  // the data area first.
+  void verify_unwritten(uint64_t index, bool zeroed);
+  // Before the first write: DISCARD then WRITE_ZEROES over the data area (each when the
+  // device offers it), and a check that a few blocks then read as zeros. Returns
+  // kFlagZeroed when the area was zeroed.
+  uint64_t prepare(bool* discarded);
   // Verifies the block (once written), then writes its next version.
   void write_block(uint64_t index);
   // Writes a copy of the block's current version with one bit flipped, behind the
@@ -37,7 +42,7 @@ class Disk {
   // The header with state and the table's checksum; for kStateClean the table first,
   // each followed by a flush (when the device has one), so a clean header on disk
   // always describes a table that is there.
-  void save(uint64_t state, uint64_t writes);
+  void save(uint64_t state, uint64_t writes, uint64_t flags);
   // Reads the table from disk into the versions array (verify-only mode).
   void load_table();
 
@@ -47,6 +52,7 @@ class Disk {
   void flush();
 
  private:
+  void ranged(uint32_t type, uint32_t max_sectors);
   void io(uint32_t type, uint64_t sector, void* data, uint64_t bytes, const char* what,
           uint64_t index);
 

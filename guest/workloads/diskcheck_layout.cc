@@ -3,7 +3,7 @@
 namespace guest::diskcheck {
 namespace {
 
-constexpr int kHeaderWords = 10;
+constexpr int kHeaderWords = 11;
 
 uint64_t fnv1a(const uint64_t* words, uint64_t count) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -52,6 +52,7 @@ void encode_header(const Layout& layout, const HeaderState& state, uint64_t* blo
   block[7] = state.writes;
   block[8] = state.version_sum;
   block[9] = state.table_checksum;
+  block[10] = state.flags;
   block[kHeaderWords] = fnv1a(block, kHeaderWords);
 }
 
@@ -65,7 +66,7 @@ const char* decode_header(const uint64_t* block, Layout* layout, HeaderState* st
     return "layout";
   }
   *layout = l;
-  *state = HeaderState{block[5], block[6], block[7], block[8], block[9]};
+  *state = HeaderState{block[5], block[6], block[7], block[8], block[9], block[10]};
   return nullptr;
 }
 

@@ -16,6 +16,7 @@ inline constexpr uint64_t kHeaderMagic = 0x3143445952524546ull;  // "FERRYDC1"
 inline constexpr uint64_t kFormatVersion = 1;
 inline constexpr uint64_t kStateWriting = 1;
 inline constexpr uint64_t kStateClean = 2;
+inline constexpr uint64_t kFlagZeroed = 1;  // the writer zeroed the data area first
 
 struct Layout {
   uint64_t block_size = 0;  // bytes, a multiple of 512
@@ -40,10 +41,11 @@ struct HeaderState {
   uint64_t writes = 0;       // block writes the run made
   uint64_t version_sum = 0;  // equals writes: each write raises one version by one
   uint64_t table_checksum = 0;
+  uint64_t flags = 0;
 };
 
 // Header words: magic, format version, block size, blocks, table blocks, run, state,
-// writes, version sum, table checksum, then an FNV-1a checksum of those ten.
+// writes, version sum, table checksum, flags, then an FNV-1a checksum of those eleven.
 void encode_header(const Layout& layout, const HeaderState& state, uint64_t* block);
 // nullptr when the header is valid, else what is wrong with it ("magic", "checksum",
 // "format_version", "layout").

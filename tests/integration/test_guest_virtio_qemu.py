@@ -43,7 +43,8 @@ def run_qemu(guest, cmdline, timeout=60, **kw):
 def blk(path, bus="device", readonly=False, extra=""):
     """-drive/-device for a raw file as virtio-blk on virtio-mmio ("device") or PCI ("pci")."""
     ro = ",readonly=on" if readonly else ""
-    dev = f"virtio-blk-{bus},drive=d0" + (",disable-legacy=on" if bus == "pci" else "") + extra
+    dev = (f"virtio-blk-{bus},drive=d0,serial=ferry-0" + (",disable-legacy=on" if bus == "pci" else "")
+           + extra)
     return ["-drive", f"file={path},format=raw,if=none,id=d0,cache=unsafe{ro}", "-device", dev]
 
 
@@ -73,11 +74,12 @@ def test_diskcheck_then_verify_only_on_virtio_mmio(guest_elf, disk):
     w = write_run(guest_elf, disk)
     assert re.search(r"^virtio-mmio: 0x[0-9a-f]+ virtio-blk$", w["out"], re.M)
     assert re.search(r"^hb cpu=0 seq=\d+ t_us=\d+$", w["out"], re.M)
+    assert re.search(r'^diskcheck: id="ferry-0" status=OK$', w["out"], re.M)
     # A second boot trusts nothing but the disk: header, table and every block.
     rc, out = run_qemu(guest_elf, "diskcheck --verify-only", devices=blk(disk))
     assert rc == RC_PASS, out
     m = re.search(r"^diskcheck: PASS mode=verify-only blocks=(\d+) verified=(\d+) "
-                  r"unwritten=\d+ run=(0x[0-9a-f]+) writes=(\d+)", out, re.M)
+                  r"unwritten=\d+ zeroed=1 run=(0x[0-9a-f]+) writes=(\d+)", out, re.M)
     assert m, out
     assert (int(m.group(1)), m.group(3), int(m.group(4))) == (w["blocks"], w["run"], w["writes"])
     assert int(m.group(2)) == w["blocks"]
@@ -95,6 +97,21 @@ def test_verify_only_fails_on_a_damaged_block(guest_elf, disk):
     rc, out = run_qemu(guest_elf, "diskcheck --verify-only", devices=blk(disk))
     assert rc == RC_FAIL, out
     assert re.search(rf"^diskcheck: FAIL reason=mismatch block={block} .* word=125$", out, re.M), out
+
+
+def test_verify_only_wants_zeros_in_unwritten_blocks(guest_elf, disk):
+    # The writer discards and zeroes the data area first (both offered by QEMU), then
+    # writes only a few blocks at 1 MiB/s: the last block stays unwritten.
+    w = write_run(guest_elf, disk, "diskcheck --duration 0.2 --rate 1M --heartbeat-ms 0")
+    assert re.search(r"^diskcheck: prepared discard=ok write_zeroes=ok$", w["out"], re.M)
+    last = w["blocks"] - 1
+    with open(disk, "r+b") as f:
+        f.seek((1 + w["table_blocks"] + last) * 4096 + 8)
+        f.write(b"\x01")
+    rc, out = run_qemu(guest_elf, "diskcheck --verify-only", devices=blk(disk))
+    assert rc == RC_FAIL, out
+    assert re.search(rf"^diskcheck: FAIL reason=not_zero block={last} .* word=1 found=0x1$", out,
+                     re.M), out
 
 
 def test_verify_only_fails_on_an_unfinished_writer(guest_elf, disk):

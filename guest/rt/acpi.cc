@@ -33,6 +33,8 @@ constexpr uint32_t kMadtEntriesOffset = sizeof(SdtHeader) + 8;  // local APIC ad
 constexpr uint8_t kMadtLocalApic = 0;
 constexpr uint8_t kMadtLocalX2Apic = 9;
 constexpr uint32_t kApicEnabled = 1;
+constexpr uint32_t kFadtDsdt = 40;             // 32-bit DSDT address
+constexpr uint32_t kFadtXDsdt = 140;           // 64-bit X_DSDT (ACPI 2.0+)
 constexpr uint32_t kMaxTableLength = 1 << 20;  // sanity bound; real tables are tiny
 
 bool checksum_ok(const void* data, uint32_t length) {
@@ -72,8 +74,8 @@ const SdtHeader* valid_table(uint64_t paddr, const char* signature) {
   return table;
 }
 
-// Walks the RSDT (32-bit entries) or XSDT (64-bit entries) for the MADT ("APIC").
-const SdtHeader* find_madt(const Rsdp* rsdp) {
+// Walks the RSDT (32-bit entries) or XSDT (64-bit entries) for a table by signature.
+const SdtHeader* find_table(const Rsdp* rsdp, const char* signature) {
   bool xsdt = rsdp->revision >= 2 && rsdp->xsdt_address != 0;
   const SdtHeader* root =
       xsdt ? valid_table(rsdp->xsdt_address, "XSDT") : valid_table(rsdp->rsdt_address, "RSDT");
@@ -84,7 +86,7 @@ const SdtHeader* find_madt(const Rsdp* rsdp) {
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t paddr = 0;
     __builtin_memcpy(&paddr, entries + i * entry_size, entry_size);
-    if (const SdtHeader* madt = valid_table(paddr, "APIC")) return madt;
+    if (const SdtHeader* table = valid_table(paddr, signature)) return table;
   }
   return nullptr;
 }
@@ -100,7 +102,7 @@ void add_cpu(CpuList& out, uint32_t apic_id, uint32_t flags) {
 bool read_cpus(uint64_t rsdp_hint, CpuList& out) {
   const Rsdp* rsdp = find_rsdp(rsdp_hint);
   if (rsdp == nullptr) return false;
-  const SdtHeader* madt = find_madt(rsdp);
+  const SdtHeader* madt = find_table(rsdp, "APIC");
   if (madt == nullptr) return false;
 
   const uint8_t* base = reinterpret_cast<const uint8_t*>(madt);
@@ -122,6 +124,21 @@ bool read_cpus(uint64_t rsdp_hint, CpuList& out) {
     at += length;
   }
   return out.count > 0;
+}
+
+const uint8_t* find_dsdt(uint64_t rsdp_hint, uint32_t* length) {
+  const Rsdp* rsdp = find_rsdp(rsdp_hint);
+  if (rsdp == nullptr) return nullptr;
+  const SdtHeader* fadt = find_table(rsdp, "FACP");
+  if (fadt == nullptr) return nullptr;
+  const uint8_t* f = reinterpret_cast<const uint8_t*>(fadt);
+  uint64_t paddr = 0;
+  if (fadt->length >= kFadtXDsdt + 8) __builtin_memcpy(&paddr, f + kFadtXDsdt, 8);
+  if (paddr == 0 && fadt->length >= kFadtDsdt + 4) __builtin_memcpy(&paddr, f + kFadtDsdt, 4);
+  const SdtHeader* dsdt = valid_table(paddr, "DSDT");
+  if (dsdt == nullptr) return nullptr;
+  *length = dsdt->length;
+  return reinterpret_cast<const uint8_t*>(dsdt);
 }
 
 }  // namespace guest::acpi

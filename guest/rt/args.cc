@@ -16,6 +16,18 @@ bool is_option(const char* word) {
   return word[0] == '-' && word[1] == '-' && word[2] != '\0';
 }
 
+bool starts_with(const char* word, const char* prefix) {
+  while (*prefix != '\0' && *word == *prefix) ++word, ++prefix;
+  return *prefix == '\0';
+}
+
+// Words meant for a Linux kernel that a VMM adds on its own: QEMU's microvm appends
+// "virtio_mmio.device=512@0xfeb00e00:12" for each virtio-mmio device when it runs
+// without ACPI (auto-kernel-cmdline).
+bool is_kernel_param(const char* word) {
+  return starts_with(word, "virtio_mmio.");
+}
+
 }  // namespace
 
 void Args::parse(const char* cmdline) {
@@ -24,7 +36,7 @@ void Args::parse(const char* cmdline) {
   text_[n] = '\0';
 
   // Split into words in place.
-  char* words[kMaxOptions * 2 + 2];
+  char* words[kMaxOptions * 2 + 2 + kMaxKernelParams];
   int word_count = 0;
   for (char* p = text_; *p != '\0';) {
     while (is_space(*p)) *p++ = '\0';
@@ -35,6 +47,15 @@ void Args::parse(const char* cmdline) {
     words[word_count++] = p;
     while (*p != '\0' && !is_space(*p)) ++p;
   }
+  int kept = 0;
+  for (int i = 0; i < word_count; ++i) {
+    if (!is_kernel_param(words[i])) {
+      words[kept++] = words[i];
+    } else if (param_count_ < kMaxKernelParams) {
+      params_[param_count_++] = words[i];
+    }
+  }
+  word_count = kept;
   if (word_count == 0) return;
 
   workload_ = words[0];
@@ -122,6 +143,11 @@ uint64_t Args::number(const char* name, uint64_t fallback, uint64_t min, uint64_
     bad_value(name, value, expected);
   }
   return n;
+}
+
+const char* Args::text(const char* name, const char* fallback) {
+  const char* value = value_of(name);
+  return value == nullptr ? fallback : value;
 }
 
 bool Args::flag(const char* name) {

@@ -23,6 +23,7 @@ class Args {
  public:
   static constexpr int kMaxOptions = 16;
   static constexpr int kMaxLength = 1024;
+  static constexpr int kMaxKernelParams = 32;
 
   // Splits a copy of cmdline. Exits on syntax errors.
   void parse(const char* cmdline);
@@ -43,6 +44,13 @@ class Args {
   bool flag(const char* name);
   // The position of the value in choices[0..count), or fallback when absent.
   int choice(const char* name, const char* const* choices, int count, int fallback);
+
+  // Any string (e.g. an address); fallback when absent.
+  const char* text(const char* name, const char* fallback);
+
+  // Words a VMM added for Linux ("virtio_mmio.device=..."): set aside, not options.
+  int kernel_param_count() const { return param_count_; }
+  const char* kernel_param(int i) const { return params_[i]; }
 
   // Exits naming the first option that no getter asked for.
   void reject_unused() const;
@@ -65,6 +73,8 @@ class Args {
   const char* workload_ = "";
   Option options_[kMaxOptions] = {};
   int count_ = 0;
+  const char* params_[kMaxKernelParams] = {};
+  int param_count_ = 0;
 };
 
 }  // namespace guest

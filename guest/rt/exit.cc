@@ -28,4 +28,14 @@ void fatal(uint32_t status, const char* fmt, ...) {
   exit_guest(status);
 }
 
+void fatal_for(const char* who, uint32_t status, const char* fmt, ...) {
+  char message[256];
+  va_list args;
+  va_start(args, fmt);
+  vsnformat(message, sizeof(message), fmt, args);
+  va_end(args);
+  console::print("%s: error: %s\n", who, message);
+  exit_guest(status);
+}
+
 }  // namespace guest

@@ -21,4 +21,8 @@ enum ExitStatus : uint32_t {
 [[noreturn]] void fatal(uint32_t status, const char* fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+// Prints "<who>: error: <message>" (a workload's own error line) and exits with status.
+[[noreturn]] void fatal_for(const char* who, uint32_t status, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 }  // namespace guest

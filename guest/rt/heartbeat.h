@@ -10,7 +10,7 @@ namespace guest {
 class Heartbeat {
  public:
   // period_ns 0 prints nothing; then the gap is measured between calls to poll().
-  Heartbeat(int cpu, uint64_t period_ns) : cpu_(cpu), period_ns_(period_ns) {}
+  constexpr Heartbeat(int cpu, uint64_t period_ns) : cpu_(cpu), period_ns_(period_ns) {}
 
   void start(uint64_t now_ns);
   // Call often (well under a period apart); prints a beat when one is due.

@@ -85,7 +85,7 @@ const Workload* choose_workload() {
 
   g_args.parse(g_boot.cmdline);
   g_workload = choose_workload();
-  g_workload->configure(g_args, Machine{g_cpus.count, &g_boot.memory});
+  g_workload->configure(g_args, Machine{g_cpus.count, &g_boot.memory, g_boot.rsdp});
   g_args.reject_unused();
 
   smp::start_aps(g_cpus, g_boot.memory);

@@ -16,12 +16,42 @@ inline uint8_t inb(uint16_t port) {
   return value;
 }
 
+inline void outw(uint16_t port, uint16_t value) {
+  asm volatile("outw %0, %1" : : "a"(value), "Nd"(port));
+}
+
+inline uint16_t inw(uint16_t port) {
+  uint16_t value;
+  asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+
 inline void outl(uint16_t port, uint32_t value) {
   asm volatile("outl %0, %1" : : "a"(value), "Nd"(port));
 }
 
+inline uint32_t inl(uint16_t port) {
+  uint32_t value;
+  asm volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+  return value;
+}
+
 inline void pause() {
   asm volatile("pause" ::: "memory");
+}
+
+// Keeps the compiler from moving memory accesses across it. On x86 (TSO) the CPU keeps
+// loads in order with loads and stores with stores, so this is all the ordering that
+// "publish data, then publish the index" or "see the index, then read the data" needs.
+inline void compiler_barrier() {
+  asm volatile("" ::: "memory");
+}
+
+// A full fence: the one reordering x86 does is a later load passing an earlier store,
+// which matters when the guest stores an index and then loads what the device made of
+// it (virtqueue notification suppression).
+inline void mfence() {
+  asm volatile("mfence" ::: "memory");
 }
 
 // LFENCE keeps RDTSC from being executed ahead of the loads around it (pvclock reads).

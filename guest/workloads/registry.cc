@@ -8,11 +8,17 @@ extern const Workload kHelloWorkload;
 extern const Workload kIdleWorkload;
 extern const Workload kDirtierWorkload;
 extern const Workload kDevstateWorkload;
+extern const Workload kDiskcheckWorkload;
+extern const Workload kDiskbenchWorkload;
+extern const Workload kNetechoWorkload;
+extern const Workload kNetblastWorkload;
+extern const Workload kRngcheckWorkload;
 
 namespace {
 
-const Workload* const kWorkloads[] = {&kHelloWorkload, &kIdleWorkload, &kDirtierWorkload,
-                                        &kDevstateWorkload};
+const Workload* const kWorkloads[] = {&kHelloWorkload,    &kIdleWorkload,      &kDirtierWorkload,
+                                      &kDevstateWorkload, &kDiskcheckWorkload, &kDiskbenchWorkload,
+                                      &kNetechoWorkload,  &kNetblastWorkload,  &kRngcheckWorkload};
 
 }  // namespace
 
@@ -24,7 +30,7 @@ const Workload* find_workload(const char* name) {
 }
 
 const char* workload_names() {
-  return "hello, idle, dirtier, devstate";
+  return "hello, idle, dirtier, devstate, diskcheck, diskbench, netecho, netblast, rngcheck";
 }
 
 }  // namespace guest

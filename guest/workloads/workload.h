@@ -12,6 +12,7 @@ namespace guest {
 struct Machine {
   int cpus;
   const MemoryMap* memory;
+  uint64_t rsdp;  // start_info's ACPI RSDP address, 0 when not given (scan the BIOS area)
 };
 
 struct Workload {
@@ -27,7 +28,7 @@ struct Workload {
 // nullptr when there is no workload of that name.
 const Workload* find_workload(const char* name);
 
-// "hello, idle, dirtier, devstate", for error messages.
+// "hello, idle, dirtier, ...", for error messages.
 const char* workload_names();
 
 }  // namespace guest

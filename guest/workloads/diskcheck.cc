@@ -1,6 +1,6 @@
 // diskcheck [--disk N] [--size SIZE] [--block-size SIZE] [--rate R|max]
 //           [--duration S|forever] [--pattern seq|random] [--heartbeat-ms M]
-//           [--sweep-ms M] [--verify-only] [--selftest-corrupt]
+//           [--sweep-ms M] [--linger S|forever] [--verify-only] [--selftest-corrupt]
 //
 // Writes versioned, self-describing blocks (diskcheck_block.h) across a virtio-blk disk
 // and verifies them: before each rewrite, in sweeps every --sweep-ms, and once more at
@@ -36,6 +36,7 @@ struct Config {
   uint64_t block_size = 4096;
   uint64_t rate = 0;  // bytes/s, 0 = max
   Duration duration{true, 0};
+  Duration linger{false, 0};  // after the PASS line: heartbeats only, no disk I/O
   dirtier::Pattern pattern = dirtier::Pattern::kSeq;
   uint64_t heartbeat_ns = 0;
   uint64_t sweep_ns = 0;
@@ -55,6 +56,7 @@ void configure(Args& args, const Machine& machine) {
   Rate rate = args.rate("rate", Rate{true, 0});
   g_config.rate = rate.max ? 0 : rate.bytes_per_second;
   g_config.duration = args.duration("duration", Duration{true, 0});
+  g_config.linger = args.duration("linger", Duration{false, 0});
   g_config.pattern = static_cast<dirtier::Pattern>(args.choice("pattern", kPatterns, 2, 0));
   g_config.heartbeat_ns = args.number("heartbeat-ms", 5, 0, 3'600'000) * kNsPerMs;
   g_config.sweep_ns = args.number("sweep-ms", 1000, 0, 3'600'000) * kNsPerMs;
@@ -225,6 +227,13 @@ uint32_t write_and_verify() {
       layout.blocks, layout.block_size, disk.written(),
       format_per_second(disk.written(), layout.block_size, 1 << 20, write_ns, rate),
       disk.verified(), sweeps, run, format_ms(beat_max_gap_ns(), gap));
+  // Keeps the guest alive with the disk at rest, so that a test can compare
+  // images while the VM still runs (or moves).
+  for (uint64_t idle = clock::now_ns();
+       g_config.linger.forever || clock::now_ns() - idle < g_config.linger.ns;) {
+    x86::pause();
+    beat_poll();
+  }
   return kExitPass;
 }
 

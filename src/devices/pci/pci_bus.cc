@@ -53,20 +53,12 @@ Status PciBus::AssignBars(IoBus& mmio, uint64_t base, uint64_t limit) {
   for (PciDevice* device : slots_) {
     if (device == nullptr) continue;
     for (const PciDevice::Bar& bar : device->Bars()) {
-      // The config space is private to the device; BAR sizes come back
-      // through a sizing read, exactly as the guest would find them.
-      uint32_t all_ones = 0xffffffff;
-      uint32_t offset = pci::kBar0 + 4 * static_cast<uint32_t>(bar.index);
-      device->ConfigWrite(offset, {reinterpret_cast<const uint8_t*>(&all_ones), 4});
-      uint32_t mask;
-      device->ConfigRead(offset, {reinterpret_cast<uint8_t*>(&mask), 4});
-      uint64_t size = uint64_t{static_cast<uint32_t>(~(mask & ~0xfu))} + 1;
+      uint64_t size = device->BarSize(bar.index);
       next = (next + size - 1) & ~(size - 1);
       if (next + size > limit) {
         return Error(ErrorCode::kResourceExhausted, "no room for the BARs of " + device->name());
       }
-      uint32_t address = static_cast<uint32_t>(next);
-      device->ConfigWrite(offset, {reinterpret_cast<const uint8_t*>(&address), 4});
+      device->AssignBar(bar.index, static_cast<uint32_t>(next));
       RETURN_IF_ERROR(mmio.Register(next, size, bar.handler,
                                     device->name() + " BAR" + std::to_string(bar.index)));
       next += size;

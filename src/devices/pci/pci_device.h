@@ -34,6 +34,15 @@ class PciDevice {
   };
   // BARs as declared in config() (DeclareBar); the bus assigns and maps them.
   virtual std::vector<Bar> Bars() = 0;
+  // Firmware's side of BAR setup (the bus calls these before the vCPUs run).
+  uint32_t BarSize(int index) {
+    std::lock_guard lock(config_mu_);
+    return config().bar_size(index);
+  }
+  void AssignBar(int index, uint32_t address) {
+    std::lock_guard lock(config_mu_);
+    config().AssignBar(index, address);
+  }
   // Called once every BAR has its address, before the vCPUs start.
   virtual Status BarsAssigned() { return OkStatus(); }
 

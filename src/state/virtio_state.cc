@@ -14,7 +14,7 @@ constexpr size_t kMaxSerial = 20;
 enum VirtioPciField : uint16_t {
   kDeviceType = 1,
   kConfigSpace = 2,
-  kBarsSizing = 3,
+  // 3 is reserved (never written)
   kDriverFeatures = 4,
   kDeviceFeatureSelect = 5,
   kDriverFeatureSelect = 6,
@@ -42,7 +42,6 @@ Result<VirtioPciState> ReadTransport(const FieldReader& f) {
     return Error(ErrorCode::kCorrupt, "section 'virtio-pci': config space is not 256 bytes");
   }
   std::copy(config.begin(), config.end(), s.config.bytes.begin());
-  ASSIGN_OR_RETURN(s.config.bars_sizing, f.GetOr<uint8_t>(kBarsSizing, 0));
   ASSIGN_OR_RETURN(s.driver_features, f.Get<uint64_t>(kDriverFeatures));
   ASSIGN_OR_RETURN(s.device_feature_select, f.GetOr<uint32_t>(kDeviceFeatureSelect, 0));
   ASSIGN_OR_RETURN(s.driver_feature_select, f.GetOr<uint32_t>(kDriverFeatureSelect, 0));
@@ -82,7 +81,6 @@ Status WriteVirtioSections(SectionWriter& writer, const std::vector<VirtioDevice
     FieldWriter f;
     f.Put(kDeviceType, s.device_type);
     f.PutBytes(kConfigSpace, s.config.bytes);
-    f.Put(kBarsSizing, s.config.bars_sizing);
     f.Put(kDriverFeatures, s.driver_features);
     f.Put(kDeviceFeatureSelect, s.device_feature_select);
     f.Put(kDriverFeatureSelect, s.driver_feature_select);

@@ -92,11 +92,6 @@ void PciConfigSpace::SetInterruptPin(uint8_t pin, uint8_t line) {
 }
 
 uint32_t PciConfigSpace::ReadDword(uint32_t aligned) const {
-  if (IsBar(aligned)) {
-    int index = static_cast<int>((aligned - pci::kBar0) / 4);
-    if (bar_size_[index] == 0) return 0;
-    if (state_.bars_sizing & (1u << index)) return ~(bar_size_[index] - 1) | kBarMemoryFlags;
-  }
   return dword(aligned);
 }
 
@@ -112,20 +107,22 @@ void PciConfigSpace::Read(uint32_t offset, std::span<uint8_t> data) const {
   }
 }
 
-void PciConfigSpace::WriteBar(int index, uint32_t value) {
+void PciConfigSpace::WriteBar(int index, uint32_t value, bool whole) {
   uint32_t size = bar_size_[index];
   if (size == 0) return;  // unimplemented BARs are hardwired to zero
   uint32_t mask = ~(size - 1);
-  state_.bars_sizing &= static_cast<uint8_t>(~(1u << index));
-  if ((value & mask) == mask) {
-    state_.bars_sizing |= static_cast<uint8_t>(1u << index);
-  } else if ((value & mask) != bar_assigned_[index] && !warned_bar_move_) {
-    warned_bar_move_ = true;
-    std::fprintf(stderr,
-                 "ferry: %s: the guest tried to move BAR%d to 0x%x; it stays at 0x%x "
-                 "(BARs are fixed)\n",
-                 name_.c_str(), index, value & mask, bar_assigned_[index]);
+  uint32_t address = value & mask;
+  if (whole && address != mask && address != bar_assigned_[index]) {
+    if (!warned_bar_move_) {
+      warned_bar_move_ = true;
+      std::fprintf(stderr,
+                   "ferry: %s: the guest tried to move BAR%d to 0x%x; it stays at 0x%x "
+                   "(BARs are fixed)\n",
+                   name_.c_str(), index, address, bar_assigned_[index]);
+    }
+    address = bar_assigned_[index];
   }
+  SetDword(pci::kBar0 + 4 * static_cast<uint32_t>(index), address | kBarMemoryFlags);
 }
 
 void PciConfigSpace::Write(uint32_t offset, std::span<const uint8_t> data) {
@@ -137,11 +134,12 @@ void PciConfigSpace::Write(uint32_t offset, std::span<const uint8_t> data) {
       // the guest currently reads, then apply the dword.
       uint32_t aligned = at & ~3u;
       uint32_t value = ReadDword(aligned);
+      bool whole = at == aligned && data.size() - i >= 4;
       for (; i < data.size() && (offset + i) < aligned + 4; ++i) {
         uint32_t shift = 8 * ((offset + static_cast<uint32_t>(i)) & 3);
         value = (value & ~(0xffu << shift)) | (uint32_t{data[i]} << shift);
       }
-      WriteBar(static_cast<int>((aligned - pci::kBar0) / 4), value);
+      WriteBar(static_cast<int>((aligned - pci::kBar0) / 4), value, whole);
       continue;
     }
     state_.bytes[at] =
@@ -156,21 +154,22 @@ bool PciConfigSpace::Restore(const PciConfigState& saved) {
     uint32_t at = pci::kBar0 + 4 * static_cast<uint32_t>(i);
     uint32_t value;
     std::memcpy(&value, &candidate.bytes[at], 4);
-    if (value != dword(at)) return false;
+    uint32_t mask = bar_size_[i] ? ~(bar_size_[i] - 1) : 0;
+    if (bar_size_[i] == 0 ? value != 0
+                          : ((value & mask) != bar_assigned_[i] && (value & mask) != mask)) {
+      return false;
+    }
   }
   // Identification and other read-only bytes come from this side's model;
-  // only guest-writable bits are taken from the saved state.
+  // only guest-writable bits (and the checked BARs) come from the saved state.
   for (size_t i = 0; i < kPciConfigSize; ++i) {
+    if (IsBar(static_cast<uint32_t>(i))) continue;
     candidate.bytes[i] =
         static_cast<uint8_t>((state_.bytes[i] & ~writable_[i]) | (saved.bytes[i] & writable_[i]));
   }
   candidate.bytes[pci::kInterruptLine] = saved.bytes[pci::kInterruptLine];
   // The device-owned status bits travel too (e.g. the INTx interrupt bit).
   std::memcpy(&candidate.bytes[pci::kStatus], &saved.bytes[pci::kStatus], 2);
-  candidate.bars_sizing = saved.bars_sizing;
-  for (int i = 0; i < kPciBarCount; ++i) {
-    if (bar_size_[i] == 0) candidate.bars_sizing &= static_cast<uint8_t>(~(1u << i));
-  }
   state_ = candidate;
   return true;
 }

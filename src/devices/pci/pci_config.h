@@ -3,9 +3,11 @@
 // sizing (write all ones, read back the size mask) and per-bit write masks.
 //
 // ferry assigns BARs itself, like firmware does. A guest may size a BAR and
-// write back the assigned address; any other address is ignored (the BAR
-// keeps its address, reported once on stderr): the MMIO bus is fixed once the
-// vCPUs run, so BARs cannot move. docs/devices.md.
+// write back the assigned address; a whole-dword write of any other address
+// puts the assigned one back (reported once on stderr): the MMIO bus is fixed
+// once the vCPUs run, so BARs cannot move, and decoding is always at the
+// assigned address. Byte or word writes are kept as written (a guest sizing
+// a BAR piecewise passes through such values). docs/devices.md.
 #pragma once
 
 #include <array>
@@ -49,11 +51,9 @@ struct PciIds {
 };
 
 // Everything a PCI function's config space holds that can change: the bytes
-// (command, BAR addresses, interrupt line, capability registers) and which
-// BARs are in the middle of being sized.
+// (command, BAR registers, interrupt line, capability registers).
 struct PciConfigState {
   std::array<uint8_t, kPciConfigSize> bytes{};
-  uint8_t bars_sizing = 0;  // bit i: BAR i reads back its size mask
 };
 
 class PciConfigSpace {
@@ -84,13 +84,14 @@ class PciConfigSpace {
   void SetWordBits(uint32_t offset, uint16_t bits, bool on);
 
   PciConfigState Save() const { return state_; }
-  // The restored BARs must be where this side assigned them (the BARs are
-  // fixed); returns false otherwise and leaves the space unchanged.
+  // The restored BARs must hold this side's assigned address (or the size
+  // mask, mid-sizing): the BARs are fixed. Returns false otherwise and leaves
+  // the space unchanged.
   bool Restore(const PciConfigState& state);
 
  private:
   uint32_t ReadDword(uint32_t aligned) const;
-  void WriteBar(int index, uint32_t value);
+  void WriteBar(int index, uint32_t value, bool whole);
   void SetDword(uint32_t offset, uint32_t value);
 
   std::string name_;

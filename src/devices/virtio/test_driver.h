@@ -115,7 +115,9 @@ class TestDriver {
   }
 
  private:
-  void Put16(uint64_t gpa, uint16_t v) { (void)memory_.Write(gpa, {reinterpret_cast<uint8_t*>(&v), 2}); }
+  void Put16(uint64_t gpa, uint16_t v) {
+    (void)memory_.Write(gpa, {reinterpret_cast<uint8_t*>(&v), 2});
+  }
   uint16_t Get16(uint64_t gpa) const {
     uint16_t v;
     std::memcpy(&v, *memory_.Translate(gpa, 2), 2);

@@ -69,9 +69,10 @@ class TransportTest : public ::testing::Test {
   // The Linux driver's sequence, with MSI-X vector 0 for the queue.
   void Initialize(bool msix) {
     BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver);
-    SetDriverFeatures(virtio::Bit(virtio::kFeatureVersion1) | virtio::Bit(virtio::kFeatureEventIdx));
-    BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver |
-                                virtio::kStatusFeaturesOk);
+    SetDriverFeatures(virtio::Bit(virtio::kFeatureVersion1) |
+                      virtio::Bit(virtio::kFeatureEventIdx));
+    BarWrite<uint8_t>(
+        0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk);
     ASSERT_TRUE(BarRead<uint8_t>(0x14) & virtio::kStatusFeaturesOk);
     if (msix) EnableMsix();
     QueueState q = driver_->Layout();
@@ -142,12 +143,12 @@ TEST_F(TransportTest, IdentifiesAsModernVirtio) {
 TEST_F(TransportTest, FeaturesOkNeedsVersion1AndOfferedBits) {
   BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver);
   SetDriverFeatures(0);
-  BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver |
-                              virtio::kStatusFeaturesOk);
+  BarWrite<uint8_t>(0x14,
+                    virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk);
   EXPECT_FALSE(BarRead<uint8_t>(0x14) & virtio::kStatusFeaturesOk);
   SetDriverFeatures(virtio::Bit(virtio::kFeatureVersion1) | virtio::Bit(50));
-  BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver |
-                              virtio::kStatusFeaturesOk);
+  BarWrite<uint8_t>(0x14,
+                    virtio::kStatusAcknowledge | virtio::kStatusDriver | virtio::kStatusFeaturesOk);
   EXPECT_FALSE(BarRead<uint8_t>(0x14) & virtio::kStatusFeaturesOk);
   // DRIVER_OK without FEATURES_OK does not stick either.
   BarWrite<uint8_t>(0x14, virtio::kStatusDriver | virtio::kStatusDriverOk);

@@ -77,10 +77,10 @@ TEST_F(VirtqueueTest, HostileDescriptorsAreRefused) {
     uint16_t flags;
     uint16_t next;
   };
-  for (const Case& bad : {Case{0xfff00000, 64, 0, 0}, Case{buf, 64, virtio::kDescNext, 99},
-                          Case{buf, 0xffffffff, 0, 0},
-                          Case{buf, 32, virtio::kDescIndirect | virtio::kDescNext, 0},
-                          Case{buf, 24, virtio::kDescIndirect, 0}}) {
+  for (const Case& bad :
+       {Case{0xfff00000, 64, 0, 0}, Case{buf, 64, virtio::kDescNext, 99},
+        Case{buf, 0xffffffff, 0, 0}, Case{buf, 32, virtio::kDescIndirect | virtio::kDescNext, 0},
+        Case{buf, 24, virtio::kDescIndirect, 0}}) {
     Virtqueue q(8);
     q.state() = driver_->Layout();
     driver_->SetDesc(t, 0, bad.addr, bad.len, bad.flags, bad.next);

@@ -71,6 +71,7 @@ int ReceiveCommand(std::span<char* const> args) {
   VmConfig config;
   config.console = options->Get("console", "stdio");
   config.disks = std::move(*disks);
+  config.defer_disk_locks = true;  // the source holds them until `go`
   std::unique_ptr<VirtualMachine> vm;
   // Admitting creates the whole VM while the source still runs, so the
   // switchover only has to load state into it.
@@ -91,6 +92,13 @@ int ReceiveCommand(std::span<char* const> args) {
   }
   Status go = receiver.ReadyAndAwaitGo();
   if (!go.ok()) return Fail(std::move(go).error().WithContext("nothing was started"));
+  // The source released its images before `go`; normally this is immediate.
+  Status claimed = vm->ClaimDisks(5000);
+  if (!claimed.ok()) {
+    return Fail(std::move(claimed).error().WithContext(
+        "the source handed the VM over but its disks cannot be locked here; nothing was "
+        "started"));
+  }
   return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver] {
     Status confirmed = receiver.ConfirmRunning(MonotonicNs());
     if (!confirmed.ok()) {

@@ -73,7 +73,11 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
     if (paused) (void)vm.Resume();  // the destination never runs a half-received VM
     return std::move(ready).error();
   }
-  RETURN_IF_ERROR(HandOver(streams, report, paused_ns, started_ns, committed));
+  Status handed = HandOver(streams, report, paused_ns, started_ns, committed);
+  if (!handed.ok()) {
+    if (!*committed) (void)vm.Resume();  // `go` never left: the VM is still ours
+    return std::move(handed).error();
+  }
   return report;
 }
 

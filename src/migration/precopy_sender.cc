@@ -265,7 +265,11 @@ Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string&
     return std::move(ready).error();
   }
   session.Finish();
-  RETURN_IF_ERROR(session.HandOver(started_ns, committed));
+  Status handed = session.HandOver(started_ns, committed);
+  if (!handed.ok()) {
+    if (!*committed) (void)vm.Resume();  // `go` never left: the VM is still ours
+    return std::move(handed).error();
+  }
   return report;
 }
 

@@ -7,10 +7,11 @@
 namespace ferry {
 
 Result<std::unique_ptr<DeviceSet>> DeviceSet::Create(Vm& vm, GuestMemory& memory,
-                                                     const std::vector<DiskSpec>& disks, bool rng) {
+                                                     const std::vector<DiskSpec>& disks, bool rng,
+                                                     bool lock_disks) {
   std::unique_ptr<DeviceSet> set(new DeviceSet(vm));
   for (size_t i = 0; i < disks.size(); ++i) {
-    ASSIGN_OR_RETURN(RawDisk disk, RawDisk::Open(disks[i]));
+    ASSIGN_OR_RETURN(RawDisk disk, RawDisk::Open(disks[i], lock_disks));
     auto block = std::make_unique<VirtioBlock>(std::move(disk));
     VirtioBlock* raw = block.get();
     RETURN_IF_ERROR(set->Add(vm, memory, std::move(block), raw, "virtio-blk" + std::to_string(i)));
@@ -79,6 +80,27 @@ Result<bool> DeviceSet::MatchSaved(const std::vector<DiskSpec>& disks,
 Status DeviceSet::Wire(IoBus& ports, IoBus& mmio) {
   RETURN_IF_ERROR(bus_.RegisterPorts(ports));
   return bus_.AssignBars(mmio, layout::kMmioHoleStart, layout::kIoapicBase);
+}
+
+Status DeviceSet::ReleaseDisks() {
+  for (Entry& e : entries_) {
+    if (e.block) RETURN_IF_ERROR(e.block->mutable_disk().Release());
+  }
+  return OkStatus();
+}
+
+Status DeviceSet::ClaimDisks() {
+  for (Entry& e : entries_) {
+    if (e.block) RETURN_IF_ERROR(e.block->mutable_disk().Lock());
+  }
+  return OkStatus();
+}
+
+bool DeviceSet::disks_released() const {
+  for (const Entry& e : entries_) {
+    if (e.block && !e.block->disk().locked()) return true;
+  }
+  return false;
 }
 
 void DeviceSet::Pause() {

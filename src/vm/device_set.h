@@ -27,8 +27,11 @@ inline constexpr uint32_t kIntxLines = 8;
 class DeviceSet {
  public:
   // Opens (and locks) every image. Nothing runs until Resume().
+  // `lock_disks` false: the images are opened but locked only by
+  // ClaimDisks (a migration destination, while the source still holds them).
   static Result<std::unique_ptr<DeviceSet>> Create(Vm& vm, GuestMemory& memory,
-                                                   const std::vector<DiskSpec>& disks, bool rng);
+                                                   const std::vector<DiskSpec>& disks, bool rng,
+                                                   bool lock_disks = true);
   // For restore and receive: checks that `disks` fit the saved machine's
   // devices (count, order, read-only) and returns whether it had an rng.
   static Result<bool> MatchSaved(const std::vector<DiskSpec>& disks,
@@ -41,6 +44,12 @@ class DeviceSet {
   // completed in the used ring, and none is taken until Resume.
   void Pause();
   void Resume();
+
+  // Flush and unlock every image (the source, before `go`), and lock them
+  // (again). The devices must be paused around a release.
+  Status ReleaseDisks();
+  Status ClaimDisks();
+  bool disks_released() const;
 
   const std::vector<state::DeviceDescriptor>& descriptors() const { return descriptors_; }
   std::vector<state::VirtioDeviceState> Save();

@@ -45,7 +45,8 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
   machine->msr_indices_.clear();
   for (const kvm_msr_entry& msr : readable) machine->msr_indices_.push_back(msr.index);
   ASSIGN_OR_RETURN(machine->devices_,
-                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.rng));
+                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.rng,
+                                     !config.defer_disk_locks));
   machine->device_descriptors_ = machine->devices_->descriptors();
   RETURN_IF_ERROR(machine->WireDevices());
   return machine;
@@ -172,6 +173,8 @@ Status VirtualMachine::Resume() {
   std::lock_guard lock(state_mu_);
   if (gate_->stopping()) state_ = VmState::kStopped;
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
+  // After a handover that did not happen, the disks come back first.
+  if (devices_->disks_released()) RETURN_IF_ERROR(devices_->ClaimDisks());
   devices_->Resume();
   gate_->Resume();
   state_ = VmState::kRunning;
@@ -281,6 +284,19 @@ Result<std::unique_ptr<migration::DirtyTracker>> VirtualMachine::StartDirtyTrack
 void VirtualMachine::SetThrottle(int percent) {
   throttle_.reset();  // joins the old one, leaving the vCPUs running
   if (percent > 0) throttle_ = std::make_unique<Throttle>(*gate_, percent);
+}
+
+Status VirtualMachine::ReleaseDisks() {
+  return devices_->ReleaseDisks();
+}
+
+Status VirtualMachine::ClaimDisks(int wait_ms) {
+  int64_t deadline = MonotonicNs() + int64_t{wait_ms} * 1'000'000;
+  for (;;) {
+    Status claimed = devices_->ClaimDisks();
+    if (claimed.ok() || MonotonicNs() >= deadline) return claimed;
+    ::usleep(10'000);
+  }
 }
 
 }  // namespace ferry

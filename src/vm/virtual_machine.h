@@ -30,8 +30,9 @@ struct VmConfig {
   uint64_t memory_bytes = 512ull << 20;
   uint32_t cpus = 1;
   std::string console = "stdio";
-  std::vector<DiskSpec> disks;  // virtio-blk devices, in PCI slot order
-  bool rng = false;             // a virtio-rng device after the disks
+  std::vector<DiskSpec> disks;    // virtio-blk devices, in PCI slot order
+  bool rng = false;               // a virtio-rng device after the disks
+  bool defer_disk_locks = false;  // a migration destination: ClaimDisks() after `go`
 };
 
 struct VmInfo {
@@ -81,6 +82,10 @@ class VirtualMachine final : public migration::MigratableVm {
   const GuestMemory& memory() const override { return memory_; }
   Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
   void SetThrottle(int percent) override;
+  Status ReleaseDisks() override;
+  // Locks the disk images (a destination after `go`), retrying for up to
+  // `wait_ms` while the source lets go of them.
+  Status ClaimDisks(int wait_ms);
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);

@@ -163,3 +163,29 @@ def test_receiver_without_the_disks_refuses_and_the_source_goes_on(run_vm, tmp_p
     assert dst.wait() == 240
     seq = int(src.matching(r"^hb cpu=0 seq=(\d+) ")[-1][1].group(1))
     src.wait_for(rf"^hb cpu=0 seq={seq + 5} ")  # still running at the source
+
+
+@pytest.mark.parametrize("mode", ["offline", "precopy"])
+def test_shared_disk_moves_with_the_vm_on_one_host(run_vm, ferry_bin, guest_elf, tmp_path, mode):
+    # The source flushes and unlocks its image just before `go`; the receiver,
+    # which opened it without a lock, takes the lock before its vCPUs start.
+    disk = image(tmp_path)
+    api = tmp_path / "src.sock"
+    src = run_vm("idle --duration 6 --heartbeat-ms 20", memory="64M", api=api,
+                 extra=["--disk", disk, "--rng"])
+    src.wait_for(r"^hb cpu=0 seq=5 ")
+    port = free_port()
+    dst = Guest([str(FERRY), "receive", "--listen", f"tcp:127.0.0.1:{port}", "--disk", str(disk)])
+    deadline = time.monotonic() + 10
+    while "listening" not in dst.stderr_so_far() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r = ferry("migrate", "--api", api, "--to", f"tcp:127.0.0.1:{port}", "--mode", mode,
+              timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert src.wait() == 0
+    dst.wait_for(r"^hb cpu=0 seq=\d+ ")
+    # The destination holds the image now.
+    third = run_hello(ferry_bin, guest_elf, "--disk", disk)
+    assert third.returncode == 240 and "is another VM using it?" in third.stderr
+    assert dst.wait(timeout=30) == 0
+    assert "idle: PASS" in dst.text()

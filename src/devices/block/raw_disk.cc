@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdio>
@@ -30,9 +31,9 @@ std::string DerivedSerial(const std::string& path) {
   return serial;
 }
 
-Status Lock(int fd, const std::string& path, bool read_only) {
+Status SetLock(int fd, const std::string& path, short type) {
   struct flock lock {};
-  lock.l_type = read_only ? F_RDLCK : F_WRLCK;
+  lock.l_type = type;
   lock.l_whence = SEEK_SET;
   if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) return OkStatus();
   if (errno == EAGAIN || errno == EACCES) {
@@ -57,7 +58,7 @@ Result<uint64_t> ImageSize(int fd, const std::string& path) {
 
 }  // namespace
 
-Result<RawDisk> RawDisk::Open(const DiskSpec& spec) {
+Result<RawDisk> RawDisk::Open(const DiskSpec& spec, bool lock) {
   const std::string& path = spec.path;
   if (spec.serial.size() > kSerialBytes) {
     return DiskError(path, "serial '" + spec.serial + "' is longer than 20 bytes");
@@ -77,9 +78,26 @@ Result<RawDisk> RawDisk::Open(const DiskSpec& spec) {
     return DiskError(
         path, "is " + std::to_string(size) + " bytes, not a multiple of 512 (raw images only)");
   }
-  RETURN_IF_ERROR(Lock(fd.get(), path, spec.read_only));
   std::string serial = spec.serial.empty() ? DerivedSerial(path) : spec.serial;
-  return RawDisk(std::move(fd), path, size, spec.read_only, std::move(serial));
+  RawDisk disk(std::move(fd), path, size, spec.read_only, std::move(serial));
+  if (lock) RETURN_IF_ERROR(disk.Lock());
+  return disk;
+}
+
+Status RawDisk::Lock() {
+  if (locked_) return OkStatus();
+  RETURN_IF_ERROR(SetLock(fd_.get(), path_, read_only_ ? F_RDLCK : F_WRLCK));
+  locked_ = true;
+  return OkStatus();
+}
+
+Status RawDisk::Release() {
+  if (!locked_) return OkStatus();
+  // Everything written must be on the storage before another host reads it.
+  if (!read_only_ && ::fdatasync(fd_.get()) < 0) return ErrnoError("--disk " + path_ + ": flush");
+  RETURN_IF_ERROR(SetLock(fd_.get(), path_, F_UNLCK));
+  locked_ = false;
+  return OkStatus();
 }
 
 }  // namespace ferry

@@ -21,8 +21,15 @@ struct DiskSpec {
 class RawDisk {
  public:
   // Opens, checks (a regular file or block device, not empty, a multiple of
-  // 512 bytes) and locks the image. Errors are one line naming the path.
-  static Result<RawDisk> Open(const DiskSpec& spec);
+  // 512 bytes) and, with `lock`, locks the image. Errors are one line naming
+  // the path.
+  static Result<RawDisk> Open(const DiskSpec& spec, bool lock = true);
+
+  // Shared storage at a migration's switchover: the source flushes and
+  // releases its lock before handing over, the destination takes it after.
+  Status Lock();
+  Status Release();
+  bool locked() const { return locked_; }
 
   int fd() const { return fd_.get(); }
   const std::string& path() const { return path_; }
@@ -44,6 +51,7 @@ class RawDisk {
   uint64_t size_;
   bool read_only_;
   std::string serial_;
+  bool locked_ = false;
 };
 
 }  // namespace ferry

@@ -47,6 +47,7 @@ class VirtioBlock final : public VirtioDevice {
                                  GuestMemory& memory) override;
 
   const RawDisk& disk() const { return disk_; }
+  RawDisk& mutable_disk() { return disk_; }
   BlockState Save() const { return {capacity_sectors_, disk_.read_only(), serial_}; }
   Status Restore(const BlockState& state);
 

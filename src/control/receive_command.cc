@@ -1,17 +1,27 @@
 // `ferry receive --listen tcp:ADDR:PORT`: wait for one incoming VM and run it.
 #include <cstdio>
+#include <optional>
 
 #include "base/clock.h"
 #include "base/units.h"
 #include "control/commands.h"
+#include "control/disk_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
+#include "devices/virtio/virtio_spec.h"
 #include "migration/offline_receiver.h"
 #include "migration/tcp.h"
 #include "vm/compatibility.h"
 
 namespace ferry {
 namespace {
+
+bool HasDisks(const state::MachineConfig& machine) {
+  for (const state::DeviceDescriptor& d : machine.devices) {
+    if (d.type == virtio::kDeviceBlock) return true;
+  }
+  return false;
+}
 
 constexpr const char* kReceiveHelp = R"(usage: ferry receive --listen tcp:ADDR:PORT [options]
 
@@ -21,11 +31,15 @@ receives it and runs it (then behaves like ferry run).
   --console SPEC           stdio (default), file:PATH or none
   --api PATH               serve the control socket at PATH
   --timeout SECONDS        give up when no VM arrives in time (default: wait forever)
+  --disk PATH[,readonly]   the images of the incoming VM's disks, one per disk, in
+                           the source's order (shared storage; other devices come
+                           as the stream describes them)
 Exit status as for ferry run; 240 when nothing was received and nothing ran.
 )";
 
-const std::vector<OptionSpec> kReceiveOptions = {
-    {"listen", true}, {"console", true}, {"api", true}, {"timeout", true}, {"help", false}};
+const std::vector<OptionSpec> kReceiveOptions = {{"listen", true}, {"console", true},
+                                                 {"api", true},    {"timeout", true},
+                                                 {"help", false},  {"disk", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry receive: %s\n", error.message().c_str());
@@ -50,6 +64,8 @@ int ReceiveCommand(std::span<char* const> args) {
     if (!seconds.ok()) return Fail(seconds.error());
     timeout_ms = static_cast<int>(*seconds * 1000);
   }
+  Result<std::vector<DiskSpec>> disk_specs = ParseDiskOptions(options->All("disk"));
+  if (!disk_specs.ok()) return Fail(disk_specs.error());
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());
@@ -63,21 +79,52 @@ int ReceiveCommand(std::span<char* const> args) {
   migration::OfflineReceiver receiver(connection->get());
   VmConfig config;
   config.console = options->Get("console", "stdio");
+  config.disks = std::move(*disk_specs);
+  config.defer_disk_locks = true;  // the source holds them until `go`
   std::unique_ptr<VirtualMachine> vm;
+  state::MachineConfig admitted;
+  std::optional<GuestMemory> waiting_memory;
+  auto create_vm = [&](const std::vector<DiskSpec>& images) -> Result<GuestMemory*> {
+    VmConfig with_disks = config;
+    with_disks.disks = images;
+    ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(with_disks, admitted, std::move(*waiting_memory)));
+    waiting_memory.reset();
+    return &vm->mutable_memory();
+  };
   // Admitting creates the whole VM while the source still runs, so the
-  // switchover only has to load state into it.
+  // switchover only has to load state into it. A VM with disks waits for the
+  // disk plan: the images (copies, for block migration) must exist first.
   auto admit = [&](const state::MachineConfig& machine) -> Result<GuestMemory*> {
     RETURN_IF_ERROR(CheckHostCanRun(machine));
     ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(machine.memory_bytes));
-    ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(config, machine, std::move(memory)));
-    return &vm->mutable_memory();
+    admitted = machine;
+    waiting_memory.emplace(std::move(memory));
+    if (!HasDisks(machine)) return create_vm(config.disks);
+    return &*waiting_memory;
   };
-  migration::DiskReceiver disks({});
-  Result<state::MachineState> incoming = receiver.Receive(admit, disks);
+  auto planned = [&](const migration::DiskReceiver& received) -> Result<GuestMemory*> {
+    std::vector<std::string> paths = received.image_paths();
+    std::vector<DiskSpec> images;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      DiskSpec spec = i < config.disks.size() ? config.disks[i] : DiskSpec{};
+      spec.path = paths[i];
+      spec.read_only = received.plan()[i].readonly;
+      images.push_back(spec);
+    }
+    return create_vm(images);
+  };
+  std::vector<std::string> targets;
+  for (const DiskSpec& d : config.disks) targets.push_back(d.path);
+  migration::DiskReceiver disks(targets);
+  Result<state::MachineState> incoming = receiver.Receive(admit, disks, planned);
   if (!incoming.ok()) {
     // What arrived of the disks stays, so that `ferry migrate` can resume.
     (void)disks.SaveProgress();
     return Fail(std::move(incoming).error().WithContext("nothing was started"));
+  }
+  if (!vm) {
+    return Fail(Error(ErrorCode::kCorrupt,
+                      "the source described disks but sent no disk plan; nothing was started"));
   }
   Status loaded = vm->LoadState(*incoming);
   if (!loaded.ok()) {
@@ -89,7 +136,15 @@ int ReceiveCommand(std::span<char* const> args) {
     (void)disks.SaveProgress();
     return Fail(std::move(go).error().WithContext("nothing was started"));
   }
+  // The source released its images before `go`; normally this is immediate.
+  Status claimed = vm->ClaimDisks(5000);
+  if (!claimed.ok()) {
+    return Fail(std::move(claimed).error().WithContext(
+        "the source handed the VM over but its disks cannot be locked here; nothing was "
+        "started"));
+  }
   return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver, &disks] {
+    // The copies are whole images now: the partial-copy records go.
     Status complete = disks.Complete();
     if (!complete.ok()) {
       std::fprintf(stderr, "ferry receive: %s\n", complete.error().message().c_str());

@@ -34,8 +34,6 @@ class FileDisk final : public MigratableDisk {
   void set_copy_session(std::shared_ptr<DiskCopySession> s) override {
     std::atomic_store(&session_, s);
   }
-  Status ReleaseForHandover() override { return OkStatus(); }
-  Status Reclaim() override { return OkStatus(); }
 
   // What a virtio-blk device does: write, then record.
   void GuestWrite(uint64_t offset, const std::vector<uint8_t>& data) {

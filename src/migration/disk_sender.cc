@@ -212,17 +212,4 @@ uint64_t DiskSender::PendingBytes() const {
   return bytes;
 }
 
-Status DiskSender::ReleaseShared() {
-  if (copy_) return OkStatus();
-  for (Disk& d : disks_) RETURN_IF_ERROR(d.disk->ReleaseForHandover());
-  released_ = true;
-  return OkStatus();
-}
-
-void DiskSender::ReclaimShared() {
-  if (!released_) return;
-  for (Disk& d : disks_) (void)d.disk->Reclaim();
-  released_ = false;
-}
-
 }  // namespace ferry::migration

@@ -1,6 +1,6 @@
 // The disks' part of a migration, sending side. Shared storage: nothing is
-// copied; at switchover the image is flushed and unlocked for the
-// destination. Block migration (--copy-storage): a bulk pass copies every
+// copied (the plan only names the images; the VM hands their locks over
+// before `go`). Block migration (--copy-storage): a bulk pass copies every
 // chunk the destination lacks while the guest runs, dirty passes follow the
 // guest's writes (one per memory round), and the last dirty chunks go while
 // the guest is paused, so the destination's image ends bit-identical.
@@ -48,10 +48,6 @@ class DiskSender {
   // Bytes written since the last pass (what a switchover now would still send).
   uint64_t PendingBytes() const;
 
-  // Shared storage at switchover; Reclaim undoes it if the migration fails.
-  Status ReleaseShared();
-  void ReclaimShared();
-
   std::vector<DiskReport> reports() const { return reports_; }
 
  private:
@@ -71,7 +67,6 @@ class DiskSender {
   AfterBatch after_batch_;
   std::vector<DiskReport> reports_;
   std::vector<uint8_t> buffer_;
-  bool released_ = false;
 };
 
 }  // namespace ferry::migration

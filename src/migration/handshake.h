@@ -26,8 +26,7 @@ struct Reply {
 
 // Reads the next section and checks it is `expected`; a refusal becomes an
 // error carrying the receiver's reason.
-Result<state::Section> ReadReplySection(state::SectionReader& reader,
-                                        state::SectionType expected);
+Result<state::Section> ReadReplySection(state::SectionReader& reader, state::SectionType expected);
 
 // Reads the next reply section and checks it is one of `expected` or a refusal.
 Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expected);

@@ -28,6 +28,10 @@ class MigratableVm {
   // Takes `percent` of the vCPUs' time away (0 ends throttling), so a guest
   // that dirties memory faster than the link carries it can converge.
   virtual void SetThrottle(int percent) = 0;
+  // Shared storage: called once the destination has everything and just
+  // before `go`; the VM lets go of its disk images (flush, unlock) so that the
+  // destination can take them. A later Resume() takes them back.
+  virtual Status ReleaseDisks() { return OkStatus(); }
   // The VM's disks, in device order (none by default).
   virtual std::vector<MigratableDisk*> disks() { return {}; }
 };

@@ -1,6 +1,6 @@
-// What the migration engine needs from one of the VM's disks: its size and
-// image, the copy session that records the guest's writes (block migration),
-// and the lock handover for shared storage.
+// What the migration engine needs from one of the VM's disks for block
+// migration: its size and image, and the copy session that records the
+// guest's writes. (Shared storage needs only MigratableVm::ReleaseDisks.)
 #pragma once
 
 #include <cstdint>
@@ -26,13 +26,6 @@ class MigratableDisk {
   virtual std::shared_ptr<DiskCopySession> copy_session() const = 0;
   // Makes the device record every completed write into `session` from now on.
   virtual void set_copy_session(std::shared_ptr<DiskCopySession> session) = 0;
-
-  // Shared storage, at switchover (the guest paused, no request in flight):
-  // flush and unlock the image so the destination can take it ...
-  virtual Status ReleaseForHandover() = 0;
-  // ... and, if the migration fails after that, lock it again before the
-  // guest resumes here.
-  virtual Status Reclaim() = 0;
 };
 
 }  // namespace ferry::migration

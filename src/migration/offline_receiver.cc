@@ -21,7 +21,8 @@ OfflineReceiver::OfflineReceiver(int fd)
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskReceiver& disks) {
+Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskReceiver& disks,
+                                                     const DisksPlannedFn& planned) {
   RETURN_IF_ERROR(reader_.ReadFileHeader());
   ASSIGN_OR_RETURN(state::Section first, reader_.Next());
   ASSIGN_OR_RETURN(state::MachineConfig config, state::ReadMachineConfig(first));
@@ -32,7 +33,7 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
   }
   RETURN_IF_ERROR(SendAccept(writer_, MonotonicNs()));
 
-  state::DeviceSectionCollector devices(config.cpus);
+  state::DeviceSectionCollector devices(config);
   for (;;) {
     ASSIGN_OR_RETURN(state::SectionHeader header, reader_.NextHeader());
     auto type = static_cast<state::SectionType>(header.type);
@@ -49,7 +50,7 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
     RETURN_IF_ERROR(reader_.Finish());
     if (type == state::SectionType::kEnd) break;
     if (type == state::SectionType::kDiskPlan) {
-      RETURN_IF_ERROR(AnswerDiskPlan(section, disks));
+      RETURN_IF_ERROR(AnswerDiskPlan(section, disks, planned, &*memory));
       continue;
     }
     ASSIGN_OR_RETURN(bool taken, devices.Take(section));
@@ -61,9 +62,18 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
   return devices.Finish(config);
 }
 
-Status OfflineReceiver::AnswerDiskPlan(const state::Section& section, DiskReceiver& disks) {
+Status OfflineReceiver::AnswerDiskPlan(const state::Section& section, DiskReceiver& disks,
+                                       const DisksPlannedFn& planned, GuestMemory** memory) {
   ASSIGN_OR_RETURN(std::vector<state::DiskPlanEntry> plan, state::ReadDiskPlan(section));
   Result<std::vector<state::DiskResumeEntry>> answers = disks.Prepare(plan);
+  if (answers.ok() && planned) {
+    Result<GuestMemory*> created = planned(disks);
+    if (!created.ok()) {
+      answers = std::move(created).error();
+    } else {
+      *memory = *created;
+    }
+  }
   if (!answers.ok()) {
     Refuse(answers.error().message());
     return std::move(answers).error();

@@ -19,13 +19,19 @@ namespace ferry::migration {
 // runs; returns the memory the pages go into.
 using AdmitFn = std::function<Result<GuestMemory*>(const state::MachineConfig&)>;
 
+// Called once the disk plan is answered and the disk images are in place: a
+// receiver that waited for them creates the VM now and returns the memory the
+// pages go into from here on (the plan always comes before any page).
+using DisksPlannedFn = std::function<Result<GuestMemory*>(const DiskReceiver&)>;
+
 class OfflineReceiver {
  public:
   explicit OfflineReceiver(int fd);
 
   // Reads the configuration, admits or refuses it, then takes pages, disk
   // chunks (into `disks`) and device state up to the end of the stream.
-  Result<state::MachineState> Receive(const AdmitFn& admit, DiskReceiver& disks);
+  Result<state::MachineState> Receive(const AdmitFn& admit, DiskReceiver& disks,
+                                      const DisksPlannedFn& planned = nullptr);
   // Tells the sender the VM could not be loaded here; it resumes at the source.
   void Refuse(const std::string& reason);
   // Everything is loaded: asks for the handover and waits for `go`.
@@ -33,7 +39,8 @@ class OfflineReceiver {
   Status ConfirmRunning(int64_t resumed_at_ns);
 
  private:
-  Status AnswerDiskPlan(const state::Section& section, DiskReceiver& disks);
+  Status AnswerDiskPlan(const state::Section& section, DiskReceiver& disks,
+                        const DisksPlannedFn& planned, GuestMemory** memory);
 
   int fd_;
   state::FdSink sink_;

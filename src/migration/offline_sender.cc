@@ -56,7 +56,6 @@ Status SendPaused(MigratableVm& vm, SenderStreams& streams, DiskSender& disks,
   RETURN_IF_ERROR_CTX(disks.BulkPass(), "copying disks");
   RETURN_IF_ERROR_CTX(SendAllMemory(vm.memory(), streams, bandwidth, report), "sending memory");
   report.switchover.last_pages_ms = NsToMs(MonotonicNs() - sending);
-  RETURN_IF_ERROR(disks.ReleaseShared());
   RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm, streams, report.switchover));
   report.transfer_ms = NsToMs(MonotonicNs() - *paused_ns);
   return OkStatus();
@@ -84,11 +83,14 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
   Status ready = SendPaused(vm, streams, disks, report, started_ns, bandwidth, &paused_ns, &paused);
   report.disks = disks.reports();
   if (!ready.ok()) {
-    disks.ReclaimShared();
     if (paused) (void)vm.Resume();  // the destination never runs a half-received VM
     return std::move(ready).error();
   }
-  RETURN_IF_ERROR(HandOver(streams, report, paused_ns, started_ns, committed));
+  Status handed = HandOver(streams, report, paused_ns, started_ns, committed);
+  if (!handed.ok()) {
+    if (!*committed) (void)vm.Resume();  // `go` never left: the VM is still ours
+    return std::move(handed).error();
+  }
   return report;
 }
 

@@ -167,7 +167,6 @@ class PrecopySession {
   void Recover() {
     vm_.SetThrottle(0);
     tracker_.reset();
-    disks_.ReclaimShared();
     report_.disks = disks_.reports();
     if (paused_) (void)vm_.Resume();
   }
@@ -254,7 +253,6 @@ class PrecopySession {
     report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
     report_.switchover.last_pages_ms =
         NsToMs(MonotonicNs() - paused_ns_) - report_.switchover.pause_ms;
-    RETURN_IF_ERROR(disks_.ReleaseShared());
     RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_, report_.switchover));
     report_.transfer_ms = NsToMs(MonotonicNs() - paused_ns_);
     return OkStatus();
@@ -291,7 +289,11 @@ Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string&
     return std::move(ready).error();
   }
   session.Finish();
-  RETURN_IF_ERROR(session.HandOver(started_ns, committed));
+  Status handed = session.HandOver(started_ns, committed);
+  if (!handed.ok()) {
+    if (!*committed) (void)vm.Resume();  // `go` never left: the VM is still ours
+    return std::move(handed).error();
+  }
   return report;
 }
 

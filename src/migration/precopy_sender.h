@@ -27,7 +27,7 @@ struct Progress {
 
 struct PrecopyOptions {
   PolicyConfig policy;
-  uint64_t bandwidth = 0;  // bytes per second; 0: as fast as the link goes
+  uint64_t bandwidth = 0;     // bytes per second; 0: as fast as the link goes
   bool copy_storage = false;  // block migration: disks travel too (else shared storage)
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const Progress&)> on_progress;  // called every ~100 ms

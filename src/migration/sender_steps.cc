@@ -50,6 +50,7 @@ Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams,
   phases.devices_ms = NsToMs(sent - start);
   RETURN_IF_ERROR(ReadReply(streams.reader, state::SectionType::kReady));
   phases.load_ms = NsToMs(MonotonicNs() - sent);
+  RETURN_IF_ERROR_CTX(vm.ReleaseDisks(), "handing the disks over");
   return OkStatus();
 }
 

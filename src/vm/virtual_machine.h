@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "devices/block/raw_disk.h"
 #include "devices/console.h"
 #include "devices/exit_port.h"
 #include "devices/serial.h"
@@ -29,6 +30,9 @@ struct VmConfig {
   uint64_t memory_bytes = 512ull << 20;
   uint32_t cpus = 1;
   std::string console = "stdio";
+  std::vector<DiskSpec> disks;    // virtio-blk devices, in PCI slot order
+  bool rng = false;               // a virtio-rng device after the disks
+  bool defer_disk_locks = false;  // a migration destination: ClaimDisks() after `go`
 };
 
 struct VmInfo {
@@ -73,11 +77,16 @@ class VirtualMachine final : public migration::MigratableVm {
   // The complete machine state; the VM must be paused.
   Result<state::MachineState> CaptureState() const override;
   state::MachineConfig machine_config() const override {
-    return {config_.memory_bytes, config_.cpus, config_.cmdline, guest_cpuid_};
+    return {config_.memory_bytes, config_.cpus, config_.cmdline, guest_cpuid_, device_descriptors_};
   }
   const GuestMemory& memory() const override { return memory_; }
   Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
   void SetThrottle(int percent) override;
+  Status ReleaseDisks() override;
+  std::vector<migration::MigratableDisk*> disks() override;
+  // Locks the disk images (a destination after `go`), retrying for up to
+  // `wait_ms` while the source lets go of them.
+  Status ClaimDisks(int wait_ms);
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
@@ -104,6 +113,9 @@ class VirtualMachine final : public migration::MigratableVm {
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 
+  std::unique_ptr<class DeviceSet> devices_;  // vm/device_set.h
+  std::vector<std::unique_ptr<class BlockDisk>> block_disks_;  // views of devices_' disks
+  std::vector<state::DeviceDescriptor> device_descriptors_;
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
 

@@ -7,6 +7,14 @@ SECTION_HEADER = struct.Struct("<IHHQII")  # type, version, instance, length, cr
 
 MACHINE, VCPU, IRQCHIP, PIT, CLOCK, SERIAL, MEMORY_FILE, PAGES = 1, 2, 3, 4, 5, 6, 7, 8
 ACCEPT, REFUSE, READY, GO, RUNNING, END = 9, 10, 11, 12, 13, 0xFFFF
+VIRTIO_PCI, VIRTIO_BLK = 14, 15  # instance = device index (PCI slot - 1)
+MACHINE_DEVICES_FIELD = 5  # machine section: array of (u32 virtio type, u32 flags)
+
+
+def machine_devices(machine_payload):
+    """[(virtio device type, flags)] listed in a machine section (empty when none)."""
+    raw = parse_fields(machine_payload).get(MACHINE_DEVICES_FIELD, b"")
+    return [struct.unpack_from("<II", raw, i) for i in range(0, len(raw), 8)]
 
 
 def _table():

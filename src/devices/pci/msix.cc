@@ -102,7 +102,8 @@ bool Msix::Restore(const MsixState& state, uint16_t control) {
       state.pending & (table_.size() >= 64 ? ~uint64_t{0} : (uint64_t{1} << table_.size()) - 1);
   for (uint16_t i = 0; i < table_.size(); ++i) {
     table_[i].control &= 1;
-    Route(i);
+    const MsixEntry& e = table_[i];
+    if (e.address_lo != 0 || e.address_hi != 0 || e.data != 0) Route(i);  // programmed ones
   }
   enabled_ = (control & kControlEnable) != 0;
   function_masked_ = (control & kControlFunctionMask) != 0;

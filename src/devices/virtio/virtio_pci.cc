@@ -1,5 +1,6 @@
 #include "devices/virtio/virtio_pci.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -12,7 +13,7 @@ constexpr uint32_t kCommonSize = 0x38;
 constexpr uint16_t kMsixVectorsExtra = 1;  // one for configuration changes
 
 // struct virtio_pci_cap (4.1.4), plus notify_off_multiplier for NOTIFY_CFG.
-enum : uint8_t { kCapCommon = 1, kCapNotify = 2, kCapIsr = 3, kCapDevice = 4 };
+enum : uint8_t { kCapCommon = 1, kCapNotify = 2, kCapIsr = 3, kCapDevice = 4, kCapPciCfg = 5 };
 
 std::vector<uint8_t> VirtioCap(uint8_t type, uint32_t offset, uint32_t length,
                                bool notify = false) {
@@ -100,6 +101,15 @@ void VirtioPciTransport::BuildCapabilities() {
       VirtioCap(kCapNotify, kNotifyOffset, kNotifyMultiplier * device_.num_queues(), true));
   config_.AddCapability(VirtioCap(kCapIsr, kIsrOffset, 1));
   config_.AddCapability(VirtioCap(kCapDevice, kDeviceOffset, 0x1000));
+  // VIRTIO_PCI_CAP_PCI_CFG: a window into the BAR through config space. The
+  // driver writes bar, offset and length, then reads or writes the data.
+  std::vector<uint8_t> window = VirtioCap(kCapPciCfg, 0, 0);
+  window.resize(20, 0);
+  window[2] = 20;
+  std::vector<uint8_t> window_writable(20, 0);
+  window_writable[4] = 0xff;
+  std::fill(window_writable.begin() + 8, window_writable.end(), 0xff);
+  pci_cfg_cap_ = config_.AddCapability(window, window_writable);
   auto cap = msix_.Capability(0, kMsixTableOffset, kMsixPbaOffset);
   auto writable = Msix::CapabilityWritable();
   msix_cap_ = config_.AddCapability(cap, writable);
@@ -120,16 +130,45 @@ Status VirtioPciTransport::BarsAssigned() {
   return OkStatus();
 }
 
+// The BAR access a config access to the PCI_CFG window's data stands for, if
+// any: the window's bar must be 0 and (offset, length) an aligned 1, 2 or 4
+// byte access inside the BAR (4.1.4.8).
+std::optional<VirtioPciTransport::WindowAccess> VirtioPciTransport::WindowLocked(uint32_t offset,
+                                                                                 size_t size) {
+  uint32_t data_at = pci_cfg_cap_ + 16u;
+  if (offset >= data_at + 4 || offset + size <= data_at) return std::nullopt;
+  uint32_t bar_offset = config_.dword(pci_cfg_cap_ + 8u);
+  uint32_t length = config_.dword(pci_cfg_cap_ + 12u);
+  if (config_.byte(pci_cfg_cap_ + 4u) != 0 || (length != 1 && length != 2 && length != 4) ||
+      bar_offset % length != 0 || bar_offset >= kBarSize || offset != data_at || size < length) {
+    return WindowAccess{0, 0};  // ignored: reads see zeros
+  }
+  return WindowAccess{bar_offset, length};
+}
+
 void VirtioPciTransport::ConfigRead(uint32_t offset, std::span<uint8_t> data) {
-  std::lock_guard lock(mu_);
-  config_.Read(offset, data);
+  std::optional<WindowAccess> window;
+  {
+    std::lock_guard lock(mu_);
+    config_.Read(offset, data);
+    window = WindowLocked(offset, data.size());
+  }
+  if (window && window->length != 0) Read(window->bar_offset, data.first(window->length));
 }
 
 void VirtioPciTransport::ConfigWrite(uint32_t offset, std::span<const uint8_t> data) {
-  std::lock_guard lock(mu_);
-  config_.Write(offset, data);
-  msix_.ControlWritten(config_.word(msix_cap_ + 2));
-  UpdateIntxLocked();  // INTx disable may have changed
+  std::optional<WindowAccess> window;
+  {
+    std::lock_guard lock(mu_);
+    window = WindowLocked(offset, data.size());
+    if (!window) {
+      config_.Write(offset, data);
+      msix_.ControlWritten(config_.word(msix_cap_ + 2));
+      UpdateIntxLocked();  // INTx disable may have changed
+    }
+  }
+  // The BAR handlers take the locks themselves.
+  if (window && window->length != 0) Write(window->bar_offset, data.first(window->length));
 }
 
 void VirtioPciTransport::Read(uint64_t offset, std::span<uint8_t> data) {

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,11 @@ class VirtioPciTransport final : public PciDevice, private IoDevice {
   VirtioPciTransport(VirtioDevice& device, GuestMemory& memory, InterruptSink& interrupts, Vm* vm,
                      uint32_t intx_gsi, std::string name);
   void BuildCapabilities();
+  struct WindowAccess {
+    uint32_t bar_offset;
+    uint32_t length;  // 0: an access the window ignores
+  };
+  std::optional<WindowAccess> WindowLocked(uint32_t offset, size_t size);
 
   // virtio_pci_common.cc
   void CommonRead(uint64_t offset, std::span<uint8_t> data);
@@ -111,6 +117,7 @@ class VirtioPciTransport final : public PciDevice, private IoDevice {
   uint64_t offered_;
   PciConfigSpace config_;
   uint8_t msix_cap_ = 0;
+  uint8_t pci_cfg_cap_ = 0;
 
   std::mutex work_mu_;
   bool paused_ = true;  // guarded by work_mu_

@@ -140,6 +140,32 @@ TEST_F(TransportTest, IdentifiesAsModernVirtio) {
   EXPECT_EQ(BarRead<uint16_t>(0x12), 1);  // num_queues
 }
 
+TEST_F(TransportTest, PciCfgWindowReachesTheBar) {
+  uint8_t cap = 0;
+  transport_->ConfigRead(pci::kCapabilityPointer, {&cap, 1});
+  while (cap != 0) {
+    uint8_t head[4];
+    transport_->ConfigRead(cap, head);
+    if (head[0] == pci::kCapVendor && head[3] == 5) break;
+    cap = head[1];
+  }
+  ASSERT_NE(cap, 0);
+  uint32_t offset = 0x12, length = 2;  // num_queues in the common configuration
+  transport_->ConfigWrite(cap + 8, {reinterpret_cast<uint8_t*>(&offset), 4});
+  transport_->ConfigWrite(cap + 12, {reinterpret_cast<uint8_t*>(&length), 4});
+  uint32_t value = 0;
+  transport_->ConfigRead(cap + 16, {reinterpret_cast<uint8_t*>(&value), 4});
+  EXPECT_EQ(value & 0xffff, 1u);
+  // A write through the window: the device status.
+  offset = 0x14;
+  length = 1;
+  transport_->ConfigWrite(cap + 8, {reinterpret_cast<uint8_t*>(&offset), 4});
+  transport_->ConfigWrite(cap + 12, {reinterpret_cast<uint8_t*>(&length), 4});
+  uint32_t ack = virtio::kStatusAcknowledge;
+  transport_->ConfigWrite(cap + 16, {reinterpret_cast<uint8_t*>(&ack), 4});
+  EXPECT_EQ(BarRead<uint8_t>(0x14), virtio::kStatusAcknowledge);
+}
+
 TEST_F(TransportTest, FeaturesOkNeedsVersion1AndOfferedBits) {
   BarWrite<uint8_t>(0x14, virtio::kStatusAcknowledge | virtio::kStatusDriver);
   SetDriverFeatures(0);

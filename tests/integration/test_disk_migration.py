@@ -67,14 +67,14 @@ def test_shared_storage_hands_the_image_over(run_vm, tmp_path):
 def test_copy_storage_ends_bit_identical(run_vm, tmp_path):
     source_disk = make_disk(tmp_path / "source.img", 192)
     with open(source_disk, "r+b") as f:  # data beyond diskcheck's area: a long bulk pass
-        f.seek(128 << 20)
-        f.write(os.urandom(64 << 20))
+        f.seek(96 << 20)
+        f.write(os.urandom(96 << 20))
     target_disk = tmp_path / "target.img"
-    # diskcheck writes for 3 s, into chunks the bulk pass copied first, then
-    # rests; the bulk pass alone takes longer than that at 16 MiB/s, so the
-    # switchover comes once the disk is at rest and the images can be compared.
+    # diskcheck writes for 2 s, into chunks the bulk pass copied first, checks
+    # everything and rests; the bulk pass alone takes over 6 s at 16 MiB/s, so
+    # the switchover comes once the disk is at rest and the images can be compared.
     src, api = start_writer(run_vm, tmp_path, source_disk,
-                            "diskcheck --size 96M --rate 16M --duration 3 --linger forever "
+                            "diskcheck --size 48M --rate 16M --duration 2 --linger forever "
                             "--heartbeat-ms 10 --sweep-ms 300")
     port = free_port()
     dst = receiver(port, "--disk", target_disk, "--api", tmp_path / "dst.sock")

@@ -156,10 +156,11 @@ def test_receiver_without_the_disks_refuses_and_the_source_goes_on(run_vm, tmp_p
     deadline = time.monotonic() + 10
     while "listening" not in dst.stderr_so_far() and time.monotonic() < deadline:
         time.sleep(0.02)
+    # Without shared storage the receiver must be told where the copy goes.
     r = ferry("migrate", "--api", api, "--to", f"tcp:127.0.0.1:{port}", "--mode", "offline",
-              timeout=60)
+              "--copy-storage", timeout=60)
     assert r.returncode != 0
-    assert "1 disk(s) but 0 --disk given" in r.stderr + r.stdout
+    assert "give ferry receive one --disk PATH for each" in r.stderr + r.stdout, r.stderr
     assert dst.wait() == 240
     seq = int(src.matching(r"^hb cpu=0 seq=(\d+) ")[-1][1].group(1))
     src.wait_for(rf"^hb cpu=0 seq={seq + 5} ")  # still running at the source

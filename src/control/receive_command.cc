@@ -21,11 +21,13 @@ receives it and runs it (then behaves like ferry run).
   --console SPEC           stdio (default), file:PATH or none
   --api PATH               serve the control socket at PATH
   --timeout SECONDS        give up when no VM arrives in time (default: wait forever)
+  --dirty-tracking M       log (default) or ring[:ENTRIES], for migrating it on: as for ferry run
 Exit status as for ferry run; 240 when nothing was received and nothing ran.
 )";
 
 const std::vector<OptionSpec> kReceiveOptions = {
-    {"listen", true}, {"console", true}, {"api", true}, {"timeout", true}, {"help", false}};
+    {"listen", true},  {"console", true},        {"api", true},
+    {"timeout", true}, {"dirty-tracking", true}, {"help", false}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry receive: %s\n", error.message().c_str());
@@ -50,6 +52,13 @@ int ReceiveCommand(std::span<char* const> args) {
     if (!seconds.ok()) return Fail(seconds.error());
     timeout_ms = static_cast<int>(*seconds * 1000);
   }
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  if (options->Has("dirty-tracking")) {
+    Result<DirtyTrackingChoice> tracking = ParseDirtyTracking(options->Get("dirty-tracking"));
+    if (!tracking.ok()) return Fail(tracking.error());
+    config.dirty_tracking = *tracking;
+  }
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());
@@ -61,8 +70,6 @@ int ReceiveCommand(std::span<char* const> args) {
   listener->Reset();
 
   migration::OfflineReceiver receiver(connection->get());
-  VmConfig config;
-  config.console = options->Get("console", "stdio");
   std::unique_ptr<VirtualMachine> vm;
   // Admitting creates the whole VM while the source still runs, so the
   // switchover only has to load state into it.

@@ -11,16 +11,19 @@
 namespace ferry {
 namespace {
 
-constexpr const char* kRestoreHelp = R"(usage: ferry restore DIR [--console SPEC] [--api PATH]
+constexpr const char* kRestoreHelp =
+    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--dirty-tracking log|ring]
 
 Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
 snapshot is not changed, so it can be restored again.
   --console SPEC   stdio (default), file:PATH or none
   --api PATH       serve the control socket at PATH
+  --dirty-tracking log (default) or ring[:ENTRIES]: as for ferry run
 Exit status as for ferry run.
 )";
 
-const std::vector<OptionSpec> kRestoreOptions = {{"console", true}, {"api", true}, {"help", false}};
+const std::vector<OptionSpec> kRestoreOptions = {
+    {"console", true}, {"api", true}, {"dirty-tracking", true}, {"help", false}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
@@ -41,6 +44,13 @@ int RestoreCommand(std::span<char* const> args) {
     return Fail(Error(ErrorCode::kInvalidArgument, "give exactly one snapshot DIR"));
   }
   const std::string& dir = options->positional()[0];
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  if (options->Has("dirty-tracking")) {
+    Result<DirtyTrackingChoice> tracking = ParseDirtyTracking(options->Get("dirty-tracking"));
+    if (!tracking.ok()) return Fail(tracking.error());
+    config.dirty_tracking = *tracking;
+  }
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());
@@ -49,8 +59,6 @@ int RestoreCommand(std::span<char* const> args) {
   Result<GuestMemory> memory =
       GuestMemory::FromFile(snapshot->memory.get(), snapshot->machine.config.memory_bytes);
   if (!memory.ok()) return Fail(memory.error());
-  VmConfig config;
-  config.console = options->Get("console", "stdio");
   Result<std::unique_ptr<VirtualMachine>> vm =
       VirtualMachine::Restore(config, snapshot->machine, std::move(*memory));
   if (!vm.ok()) return Fail(vm.error());

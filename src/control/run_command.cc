@@ -19,6 +19,8 @@ constexpr const char* kRunHelp = R"(usage: ferry run --kernel PATH [options]
   --cpus N             vCPUs (default 1)
   --console SPEC       stdio (default), file:PATH or none
   --api PATH           serve the control socket at PATH (ferry status/pause/resume/stop)
+  --dirty-tracking M   how live migration finds written pages: log (KVM's dirty
+                       bitmap, default) or ring (KVM's dirty ring; ring:ENTRIES per vCPU)
 
 Exit status: the guest's own status (0-239, via port 0xf4); 240 the VM could not
 start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
@@ -26,8 +28,8 @@ start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
 )";
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"kernel", true},  {"cmdline", true}, {"memory", true}, {"cpus", true},
-    {"console", true}, {"api", true},     {"help", false},
+    {"kernel", true},  {"cmdline", true}, {"memory", true},         {"cpus", true},
+    {"console", true}, {"api", true},     {"dirty-tracking", true}, {"help", false},
 };
 
 int Fail(const Error& error) {
@@ -47,6 +49,9 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   }
   config.cmdline = options.Get("cmdline");
   config.console = options.Get("console", "stdio");
+  if (options.Has("dirty-tracking")) {
+    ASSIGN_OR_RETURN(config.dirty_tracking, ParseDirtyTracking(options.Get("dirty-tracking")));
+  }
   if (options.Has("memory")) {
     ASSIGN_OR_RETURN(config.memory_bytes, ParseSize(options.Get("memory"), kMiB));
   }

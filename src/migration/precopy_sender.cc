@@ -122,6 +122,7 @@ class PrecopySession {
   Status RunUntilReady(int64_t started_ns) {
     RETURN_IF_ERROR(OpenStream(vm_, streams_, report_, started_ns));
     ASSIGN_OR_RETURN(tracker_, vm_.StartDirtyTracking());
+    report_.dirty_tracking = tracker_->method();
     RETURN_IF_ERROR(tracker_->Collect());  // arms tracking: from here every write is seen
     ASSIGN_OR_RETURN(DirtyBitmap dirty, FirstRound());
     for (;;) {
@@ -197,11 +198,14 @@ class PrecopySession {
   }
 
   Result<DirtyBitmap> EndRound(int round, uint64_t pages, int64_t start, uint64_t bytes_before) {
+    int64_t collect_start = MonotonicNs();
     ASSIGN_OR_RETURN(DirtyBitmap next, tracker_->Collect());
-    double ms = NsToMs(MonotonicNs() - start);
+    int64_t end = MonotonicNs();
+    double ms = NsToMs(end - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
     last_round_ = RoundStats{round, pages, bytes, ms, next.Count()};
-    report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms)});
+    report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms),
+                              NsToMs(end - collect_start)});
     return next;
   }
 
@@ -213,7 +217,10 @@ class PrecopySession {
     paused_ = true;
     report_.switchover.pause_ms = NsToMs(MonotonicNs() - paused_ns_);
     // The last dirty pages: the ones seen before the pause plus any written since.
+    int64_t collect_start = MonotonicNs();
     ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
+    double collect_ms = NsToMs(MonotonicNs() - collect_start);
+    report_.ring_full_exits = tracker_->ring_full_exits();
     last.Merge(dirty);
     pages_.set_live(false);
     pages_.set_round(static_cast<int>(report_.rounds.size()) + 1, last.Count());
@@ -227,7 +234,7 @@ class PrecopySession {
     RETURN_IF_ERROR(pages_.Flush());
     double ms = NsToMs(MonotonicNs() - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
-    report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
+    report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms), collect_ms});
     report_.switchover.last_pages_ms =
         NsToMs(MonotonicNs() - paused_ns_) - report_.switchover.pause_ms;
     RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_, report_.switchover));

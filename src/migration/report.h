@@ -15,6 +15,7 @@ struct RoundReport {
   uint64_t pages_dirtied = 0;  // dirty when the round ended: the next round's work
   double duration_ms = 0;
   double mib_per_s = 0;
+  double collect_ms = 0;  // harvesting and re-arming the dirty pages at the round's end
 };
 
 // Where the downtime went, in order (pre-copy).
@@ -46,6 +47,8 @@ struct MigrationReport {
   double downtime_target_ms = 0;
   double predicted_downtime_ms = 0;
   SwitchoverPhases switchover;
+  std::string dirty_tracking;    // "log" or "ring" (pre-copy)
+  uint64_t ring_full_exits = 0;  // vCPU exits on a full dirty ring during the migration
 
   Json ToJson() const;
   std::string ToText() const;

@@ -32,8 +32,15 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
   // Only Intel's real-mode emulation uses this page; AMD and PVM ignore it.
   (void)machine->vm_.SetTssAddress(layout::kTssAddress);
   RETURN_IF_ERROR(machine->vm_.CreateIrqchipAndPit());
-  // Must be on before any slot logs dirty pages; costs nothing until then.
-  machine->manual_dirty_protect_ = EnableManualDirtyProtect(machine->vm_).ok();
+  if (config.dirty_tracking.ring()) {
+    // Before any vCPU exists; the ring replaces the slot bitmaps (and their
+    // manual protect, whose "initially set" would leave pages unprotected).
+    ASSIGN_OR_RETURN(machine->dirty_rings_,
+                     DirtyRings::Enable(machine->vm_, config.dirty_tracking.ring_entries));
+  } else {
+    // Must be on before any slot logs dirty pages; costs nothing until then.
+    machine->manual_dirty_protect_ = EnableManualDirtyProtect(machine->vm_).ok();
+  }
   RETURN_IF_ERROR(machine->memory_.RegisterWith(machine->vm_, 0));
   ASSIGN_OR_RETURN(machine->msr_indices_, machine->kvm_.MsrIndexList());
   RETURN_IF_ERROR(machine->CreateVcpus());
@@ -124,6 +131,7 @@ Status VirtualMachine::CreateVcpus() {
   std::vector<kvm_run*> runs;
   for (uint32_t id = 0; id < config_.cpus; ++id) {
     ASSIGN_OR_RETURN(Vcpu vcpu, vm_.CreateVcpu(id));
+    if (dirty_rings_) RETURN_IF_ERROR(dirty_rings_->AddVcpu(vcpu));
     RETURN_IF_ERROR_CTX(SetupVcpu(vcpu, cpuid, config_.cpus), "vCPU " + std::to_string(id));
     if (id == 0) guest_cpuid_ = CpuidForVcpu(cpuid, 0, config_.cpus);
     runs.push_back(vcpu.run());
@@ -144,7 +152,7 @@ Status VirtualMachine::Start() {
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
   InstallVcpuKickHandler();
   started_ns_ = MonotonicNs();
-  VcpuBuses buses{&ports_, &mmio_};
+  VcpuBuses buses{&ports_, &mmio_, dirty_rings_.get()};
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
   }
@@ -190,7 +198,12 @@ VmInfo VirtualMachine::Info() const {
   std::lock_guard lock(state_mu_);
   VmState state = gate_ && gate_->stopping() ? VmState::kStopped : state_;
   int64_t uptime = started_ns_ == 0 ? 0 : (MonotonicNs() - started_ns_) / 1'000'000;
-  return VmInfo{state, config_.cpus, config_.memory_bytes, uptime, static_cast<int>(::getpid())};
+  return VmInfo{state,
+                config_.cpus,
+                config_.memory_bytes,
+                uptime,
+                static_cast<int>(::getpid()),
+                config_.dirty_tracking.name()};
 }
 
 }  // namespace ferry
@@ -261,6 +274,11 @@ Status VirtualMachine::RestoreChips(const state::MachineState& saved) {
 }
 
 Result<std::unique_ptr<migration::DirtyTracker>> VirtualMachine::StartDirtyTracking() {
+  if (dirty_rings_) {
+    ASSIGN_OR_RETURN(std::unique_ptr<KvmDirtyRingTracker> ring,
+                     KvmDirtyRingTracker::Start(vm_, memory_, *dirty_rings_));
+    return std::unique_ptr<migration::DirtyTracker>(std::move(ring));
+  }
   if (!manual_dirty_protect_) {
     return Error(ErrorCode::kUnimplemented,
                  "this KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, which live migration needs");

@@ -19,6 +19,7 @@
 #include "machine/run_gate.h"
 #include "migration/migratable.h"
 #include "state/machine_state.h"
+#include "vm/kvm_dirty_ring_tracker.h"
 #include "vm/vm_state.h"
 
 namespace ferry {
@@ -29,6 +30,7 @@ struct VmConfig {
   uint64_t memory_bytes = 512ull << 20;
   uint32_t cpus = 1;
   std::string console = "stdio";
+  DirtyTrackingChoice dirty_tracking;  // fixed for the VM's life (the ring predates the vCPUs)
 };
 
 struct VmInfo {
@@ -37,6 +39,7 @@ struct VmInfo {
   uint64_t memory_bytes;
   int64_t uptime_ms;
   int pid;
+  const char* dirty_tracking;  // "log" or "ring"
 };
 
 class VirtualMachine final : public migration::MigratableVm {
@@ -106,6 +109,7 @@ class VirtualMachine final : public migration::MigratableVm {
 
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
+  std::unique_ptr<DirtyRings> dirty_rings_;  // with --dirty-tracking ring
 
   mutable std::mutex state_mu_;  // guards state_ transitions
   VmState state_ = VmState::kCreated;

@@ -126,6 +126,7 @@ uint32_t run(int cpu) {
     }
     if (burst == 0 && !sweep.active()) x86::pause();
     now = clock::now_ns();
+    heartbeat.set_work(slice.written());
     heartbeat.poll(now);
   }
   uint64_t write_ns = now - start;

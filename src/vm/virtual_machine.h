@@ -81,6 +81,7 @@ class VirtualMachine final : public migration::MigratableVm {
   const GuestMemory& memory() const override { return memory_; }
   Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
   void SetThrottle(int percent) override;
+  const DirtyRings* dirty_rings() const { return dirty_rings_.get(); }  // null with the log
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);

@@ -33,14 +33,15 @@ FERRY = ROOT / "build" / "src" / "ferry"
 GUEST = ROOT / "build" / "guest" / "ferry-guest.elf"
 MEMORY = "1G"
 HEARTBEAT = "--heartbeat-ms 10"
+WORK = " --heartbeat-work"  # the dirtier's beats carry its page count
 
 SCENARIOS = [
     ("idle", "idle --duration forever " + HEARTBEAT, 1),
-    ("dirtier 256M @100M", "dirtier --size 256M --rate 100M --duration forever " + HEARTBEAT, 1),
-    ("dirtier 256M @1000M", "dirtier --size 256M --rate 1000M --duration forever " + HEARTBEAT, 1),
-    ("dirtier 256M @max", "dirtier --size 256M --rate max --duration forever " + HEARTBEAT, 1),
+    ("dirtier 256M @100M", "dirtier --size 256M --rate 100M --duration forever " + HEARTBEAT + WORK, 1),
+    ("dirtier 256M @1000M", "dirtier --size 256M --rate 1000M --duration forever " + HEARTBEAT + WORK, 1),
+    ("dirtier 256M @max", "dirtier --size 256M --rate max --duration forever " + HEARTBEAT + WORK, 1),
     ("dirtier 256M @100M, 2 vCPUs",
-     "dirtier --size 256M --rate 100M --duration forever " + HEARTBEAT, 2),
+     "dirtier --size 256M --rate 100M --duration forever " + HEARTBEAT + WORK, 2),
 ]
 
 

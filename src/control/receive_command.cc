@@ -77,6 +77,8 @@ int ReceiveCommand(std::span<char* const> args) {
     RETURN_IF_ERROR(CheckHostCanRun(machine));
     ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(machine.memory_bytes));
     ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(config, machine, std::move(memory)));
+    // The vCPU threads start now, parked: at the handover they only wake up.
+    RETURN_IF_ERROR(vm->StartPaused());
     return &vm->mutable_memory();
   };
   Result<state::MachineState> incoming = receiver.Receive(admit);
@@ -88,14 +90,19 @@ int ReceiveCommand(std::span<char* const> args) {
     receiver.Refuse(loaded.error().message());
     return Fail(std::move(loaded).error().WithContext("loading the received VM"));
   }
-  Status go = receiver.ReadyAndAwaitGo();
-  if (!go.ok()) return Fail(std::move(go).error().WithContext("nothing was started"));
-  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver] {
+  auto confirm = [&receiver] {
     Status confirmed = receiver.ConfirmRunning(MonotonicNs());
     if (!confirmed.ok()) {
       std::fprintf(stderr, "ferry receive: the VM runs here; the source did not hear so: %s\n",
                    confirmed.error().message().c_str());
     }
+  };
+  // The control socket and the signal watcher come up before `ready`; after
+  // `go` the vCPUs only have to be woken.
+  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", confirm, [&receiver] {
+    Status go = receiver.ReadyAndAwaitGo();
+    if (!go.ok()) return Status(std::move(go).error().WithContext("nothing was started"));
+    return OkStatus();
   });
 }
 

@@ -68,7 +68,8 @@ void BlockTerminationSignals() {
 }
 
 int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
-            const std::string& command, const std::function<void()>& on_started) {
+            const std::string& command, const std::function<void()>& on_started,
+            const std::function<Status()>& await_go) {
   VmApiHandler handler(vm.get());
   std::unique_ptr<ApiServer> api;
   if (!api_path.empty()) {
@@ -80,7 +81,16 @@ int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
     api = std::move(*server);
   }
   SignalWatcher signals(vm.get());
-  Status started = vm->Start();
+  if (await_go) {
+    Status go = await_go();
+    if (!go.ok()) {
+      std::fprintf(stderr, "%s: %s\n", command.c_str(), go.error().message().c_str());
+      vm->RequestStop({StopReason::Kind::kRequested, 0, "not handed over"});
+      vm->Wait();
+      return kExitSetupFailed;
+    }
+  }
+  Status started = await_go ? vm->Resume() : vm->Start();
   if (!started.ok()) {
     std::fprintf(stderr, "%s: %s\n", command.c_str(), started.error().message().c_str());
     return kExitSetupFailed;

@@ -40,6 +40,7 @@ Json MigrationReport::ToJson() const {
   phases.Set("devices_ms", switchover.devices_ms);
   phases.Set("load_ms", switchover.load_ms);
   phases.Set("handover_ms", switchover.handover_ms);
+  phases.Set("start_ms", switchover.start_ms);
   j.Set("switchover", std::move(phases));
   if (!dirty_tracking.empty()) {
     j.Set("dirty_tracking", dirty_tracking);

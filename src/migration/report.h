@@ -25,6 +25,7 @@ struct SwitchoverPhases {
   double devices_ms = 0;     // capturing and sending vCPU and device state
   double load_ms = 0;        // until the destination said it has loaded everything
   double handover_ms = 0;    // go -> running
+  double start_ms = 0;       // go sent -> the destination's vCPUs running (its timestamp)
 };
 
 struct MigrationReport {

@@ -55,6 +55,7 @@ Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_
   int64_t resumed_ns = running.time_ns - (same_host ? 0 : offset_ns);
   report.downtime_ms = NsToMs(resumed_ns - paused_ns);
   report.switchover.handover_ms = NsToMs(MonotonicNs() - go_at);
+  report.switchover.start_ms = NsToMs(resumed_ns - go_at);
   report.bytes_sent = streams.sink.bytes_written();
   report.total_ms = NsToMs(MonotonicNs() - started_ns);
   return OkStatus();

@@ -148,15 +148,24 @@ Status VirtualMachine::WireDevices() {
 }
 
 Status VirtualMachine::Start() {
+  return StartThreads(VmState::kRunning);
+}
+
+Status VirtualMachine::StartPaused() {
+  return StartThreads(VmState::kPaused);
+}
+
+Status VirtualMachine::StartThreads(VmState state) {
   std::lock_guard lock(state_mu_);
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
+  if (state == VmState::kPaused) gate_->StartPaused();
   InstallVcpuKickHandler();
   started_ns_ = MonotonicNs();
   VcpuBuses buses{&ports_, &mmio_, dirty_rings_.get()};
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
   }
-  state_ = VmState::kRunning;
+  state_ = state;
   return OkStatus();
 }
 

@@ -64,6 +64,10 @@ class VirtualMachine final : public migration::MigratableVm {
   VirtualMachine& operator=(const VirtualMachine&) = delete;
 
   Status Start();
+  // Starts the vCPU threads parked: the VM is paused until Resume. A
+  // migration destination does this before the state arrives, so that the
+  // handover only has to wake them.
+  Status StartPaused();
   Status Pause() override;
   Status Resume() override;
   // Ends the VM for `reason` (first reason wins); Wait() then returns it.
@@ -87,6 +91,7 @@ class VirtualMachine final : public migration::MigratableVm {
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
   // KVM objects, memory slots, vCPUs with `cpuid` and devices, without any guest state.
   static Result<std::unique_ptr<VirtualMachine>> Build(const VmConfig& config, GuestMemory memory);
+  Status StartThreads(VmState state);
   Status CreateVcpus();
   Status WireDevices();
   Status RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved);

@@ -112,19 +112,22 @@ def stop(proc):
 
 
 def run_ferry(cmdline, cpus, tracking=None):
+    binary = FERRY
+    if tracking and "@" in tracking:  # METHOD@BINARY: compare two builds
+        tracking, binary = tracking.split("@", 1)
     tmp = tempfile.mkdtemp(prefix="ferry-bench-")
     api = os.path.join(tmp, "src.sock")
     port = free_port()
     method = ["--dirty-tracking", tracking] if tracking else []
-    dst = subprocess.Popen([str(FERRY), "receive", "--listen", f"tcp:127.0.0.1:{port}", *method],
+    dst = subprocess.Popen([str(binary), "receive", "--listen", f"tcp:127.0.0.1:{port}", *method],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    src = subprocess.Popen([str(FERRY), "run", "--kernel", str(GUEST), "--memory", MEMORY,
+    src = subprocess.Popen([str(binary), "run", "--kernel", str(GUEST), "--memory", MEMORY,
                             "--cpus", str(cpus), "--cmdline", cmdline, "--api", api, *method],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     src_console, dst_console = Console(src), Console(dst)
     src_console.wait_beats(150)  # 1.5 s of heartbeats: the working set is warm
     start = time.monotonic()
-    r = subprocess.run([str(FERRY), "migrate", "--api", api, "--to", f"tcp:127.0.0.1:{port}",
+    r = subprocess.run([str(binary), "migrate", "--api", api, "--to", f"tcp:127.0.0.1:{port}",
                         "--json"], capture_output=True, text=True, timeout=300)
     end = time.monotonic()
     dst_console.wait_beats(100)
@@ -241,7 +244,8 @@ FERRY_METRICS = (("collect_ms", "collect ms per live round (median of the run)",
                  ("phase_last_pages_ms", "downtime: last pages ms", "{:.3f}"),
                  ("phase_devices_ms", "downtime: devices ms", "{:.3f}"),
                  ("phase_load_ms", "downtime: destination load ms", "{:.3f}"),
-                 ("phase_handover_ms", "downtime: handover ms", "{:.3f}"))
+                 ("phase_handover_ms", "handover ms (go -> running reply)", "{:.3f}"),
+                 ("phase_start_ms", "downtime: go -> destination running ms", "{:.3f}"))
 
 
 def print_methods(name, cmdline, cpus, results, methods, runs):
@@ -256,12 +260,12 @@ def print_methods(name, cmdline, cpus, results, methods, runs):
     for key, label, fmt in METRICS + FERRY_METRICS:
         row = []
         for m in methods:
-            row.append(cell([r[key] for r in results[m]], fmt))
+            row.append(cell([r.get(key, float("nan")) for r in results[m]], fmt))
         if results["qemu"]:
             row.append(cell([r[key] for r in results["qemu"]], fmt) if key in results["qemu"][0] else "")
         line = f"| {label} | " + " | ".join(row)
         if ratio:
-            a, b = (median([r[key] for r in results[m]]) for m in methods)
+            a, b = (median([r.get(key, float("nan")) for r in results[m]]) for m in methods)
             line += f" | {b / a:.2f} |" if a else " | |"
         else:
             line += " |"
@@ -277,7 +281,8 @@ def main():
     parser.add_argument("--only", help="run only scenarios whose name contains this")
     parser.add_argument("--dirty-tracking",
                         help="comma-separated ferry methods to compare, e.g. log,ring "
-                             "(each passed as --dirty-tracking to run and receive)")
+                             "(each passed as --dirty-tracking to run and receive); "
+                             "METHOD@BINARY runs that ferry binary (before/after comparisons)")
     parser.add_argument("--no-qemu", action="store_true", help="leave QEMU out")
     parser.add_argument("--ferry", help="the ferry binary (default: build/src/ferry)")
     parser.add_argument("--guest", help="the guest kit file (default: build/guest/ferry-guest.elf)")

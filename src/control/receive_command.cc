@@ -97,13 +97,14 @@ int ReceiveCommand(std::span<char* const> args) {
                    confirmed.error().message().c_str());
     }
   };
-  // The control socket and the signal watcher come up before `ready`; after
-  // `go` the vCPUs only have to be woken.
-  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", confirm, [&receiver] {
-    Status go = receiver.ReadyAndAwaitGo();
-    if (!go.ok()) return Status(std::move(go).error().WithContext("nothing was started"));
-    return OkStatus();
-  });
+  // After `go` the (parked) vCPUs only have to be woken.
+  Handover handover{[&receiver] { return receiver.SendReady(); },
+                    [&receiver]() -> Status {
+                      Status go = receiver.AwaitGo();
+                      if (!go.ok()) return std::move(go).error().WithContext("nothing was started");
+                      return OkStatus();
+                    }};
+  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", confirm, &handover);
 }
 
 }  // namespace ferry

@@ -215,10 +215,11 @@ class PrecopySession {
     paused_ns_ = MonotonicNs();
     RETURN_IF_ERROR(vm_.Pause());
     paused_ = true;
+    Cork(streams_, true);  // the last pages and the device state go out together
     report_.switchover.pause_ms = NsToMs(MonotonicNs() - paused_ns_);
     // The last dirty pages: the ones seen before the pause plus any written since.
     int64_t collect_start = MonotonicNs();
-    ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
+    ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->CollectFinal());
     double collect_ms = NsToMs(MonotonicNs() - collect_start);
     report_.ring_full_exits = tracker_->ring_full_exits();
     last.Merge(dirty);
@@ -271,8 +272,12 @@ Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string&
     session.Recover();
     return std::move(ready).error();
   }
+  // Dirty tracking ends only after the handover: turning it off rewrites the
+  // memory slots, which KVM makes wait for an SRCU grace period, and that has
+  // no business inside the downtime.
+  Status handed_over = session.HandOver(started_ns, committed);
   session.Finish();
-  RETURN_IF_ERROR(session.HandOver(started_ns, committed));
+  RETURN_IF_ERROR(handed_over);
   return report;
 }
 

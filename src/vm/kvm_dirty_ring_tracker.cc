@@ -50,7 +50,7 @@ Status DirtyRings::AddVcpu(const Vcpu& vcpu) {
   return OkStatus();
 }
 
-Status DirtyRings::HarvestLocked() {
+Status DirtyRings::HarvestLocked(Reset reset) {
   int64_t start = MonotonicNs();
   uint64_t taken = 0;
   for (VcpuDirtyRing& ring : rings_) {
@@ -66,7 +66,7 @@ Status DirtyRings::HarvestLocked() {
   }
   // Only after every harvested page is recorded: from here a write to one of
   // them faults again and lands in a ring.
-  if (taken > 0) {
+  if (reset == Reset::kAlways || (reset == Reset::kIfTaken && taken > 0)) {
     ASSIGN_OR_RETURN(uint64_t reset, ResetDirtyRings(vm_));
     (void)reset;
   }
@@ -78,13 +78,13 @@ Status DirtyRings::HarvestLocked() {
 Status DirtyRings::OnDirtyRingFull() {
   std::lock_guard lock(mu_);
   ++stats_.full_exits;
-  return HarvestLocked();
+  return HarvestLocked(Reset::kAlways);
 }
 
 Status DirtyRings::Attach(const GuestMemory& memory) {
   std::lock_guard lock(mu_);
   pending_.reset();
-  RETURN_IF_ERROR(HarvestLocked());  // whatever an earlier migration left behind
+  RETURN_IF_ERROR(HarvestLocked(Reset::kAlways));  // whatever an earlier migration left behind
   slots_ = SlotPageMap(memory);
   pending_.emplace(memory.ram_bytes() / 4096);
   return OkStatus();
@@ -95,10 +95,10 @@ void DirtyRings::Detach() {
   pending_.reset();
 }
 
-Result<migration::DirtyBitmap> DirtyRings::Collect() {
+Result<migration::DirtyBitmap> DirtyRings::Collect(bool rearm) {
   std::lock_guard lock(mu_);
   if (!pending_) return Error(ErrorCode::kFailedPrecondition, "dirty rings are not attached");
-  RETURN_IF_ERROR(HarvestLocked());
+  RETURN_IF_ERROR(HarvestLocked(rearm ? Reset::kIfTaken : Reset::kNever));
   migration::DirtyBitmap dirty(pending_->pages());
   std::swap(dirty, *pending_);
   return dirty;
@@ -127,6 +127,10 @@ KvmDirtyRingTracker::~KvmDirtyRingTracker() {
 
 Result<migration::DirtyBitmap> KvmDirtyRingTracker::Collect() {
   return rings_.Collect();
+}
+
+Result<migration::DirtyBitmap> KvmDirtyRingTracker::CollectFinal() {
+  return rings_.Collect(false);
 }
 
 uint64_t KvmDirtyRingTracker::ring_full_exits() const {

@@ -73,13 +73,18 @@ class DirtyRings final : public DirtyRingFullHandler {
   Status Attach(const GuestMemory& memory);
   void Detach();
   // Harvests every ring and returns the pages recorded since the last call
-  // (or Attach), already re-protected.
-  Result<migration::DirtyBitmap> Collect();
+  // (or Attach), re-protected unless `rearm` is false (the final collect: the
+  // entries then stay unreset until the next Attach drains them).
+  Result<migration::DirtyBitmap> Collect(bool rearm = true);
   Stats stats() const;
 
  private:
   DirtyRings(Vm& vm, uint32_t entries) : vm_(vm), entries_(entries) {}
-  Status HarvestLocked();
+  // kIfTaken: reset when this harvest took entries; kAlways: also entries an
+  // earlier harvest left unreset (CollectFinal), which would otherwise keep
+  // a ring full forever; kNever: leave them.
+  enum class Reset { kIfTaken, kAlways, kNever };
+  Status HarvestLocked(Reset reset);
 
   Vm& vm_;
   uint32_t entries_;
@@ -99,6 +104,7 @@ class KvmDirtyRingTracker final : public migration::DirtyTracker {
   ~KvmDirtyRingTracker() override;
 
   Result<migration::DirtyBitmap> Collect() override;
+  Result<migration::DirtyBitmap> CollectFinal() override;  // no KVM_RESET_DIRTY_RINGS
   const char* method() const override { return "ring"; }
   uint64_t ring_full_exits() const override;
 

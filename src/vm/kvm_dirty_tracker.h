@@ -21,10 +21,12 @@ class KvmDirtyTracker final : public migration::DirtyTracker {
   ~KvmDirtyTracker() override;  // turns logging off again
 
   Result<migration::DirtyBitmap> Collect() override;
+  Result<migration::DirtyBitmap> CollectFinal() override;  // no KVM_CLEAR_DIRTY_LOG
   const char* method() const override { return "log"; }
 
  private:
   KvmDirtyTracker(Vm& vm, const GuestMemory& memory) : vm_(vm), memory_(memory) {}
+  Result<migration::DirtyBitmap> Read(bool rearm);
   Vm& vm_;
   const GuestMemory& memory_;
   std::vector<uint64_t> slot_bits_;  // scratch, sized for the largest slot

@@ -111,6 +111,29 @@ def test_dirty_ring_full_exits_at_max_rate_lose_no_page(run_vm, tmp_path):
     assert passed(dst, cpus=2)
 
 
+def test_dirty_ring_second_migration_after_a_cancelled_one(run_vm, tmp_path):
+    # The first migration leaves harvested-but-unreset entries behind; the
+    # second must drain them and still lose nothing.
+    src, api = start_source(
+        run_vm, tmp_path, "dirtier --size 64M --rate 200M --duration 6 --heartbeat-ms 10",
+        extra=("--dirty-tracking", "ring:1024"))
+    port = free_port()
+    dst = receiver(port)
+    t, result = in_background(lambda: migrate(api, port, "--bandwidth", "16M"))
+    time.sleep(0.8)
+    assert ferry("migrate", "--api", api, "--cancel").returncode == 0
+    t.join()
+    assert result["r"].returncode == 1 and "cancelled" in result["r"].stderr
+    assert dst.wait(timeout=30) == 240
+    port = free_port()
+    dst = receiver(port)
+    r = migrate(api, port, "--json")
+    assert r.returncode == 0, r.stderr
+    assert src.wait() == 0
+    assert dst.wait() == 0, dst.text()[-1500:]
+    assert passed(dst)
+
+
 def test_dirty_ring_option_is_checked(tmp_path):
     r = ferry("run", "--kernel", "/nonexistent", "--dirty-tracking", "ring:100")
     assert r.returncode == 240

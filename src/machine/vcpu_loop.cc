@@ -86,17 +86,21 @@ std::optional<StopReason> HandleExit(kvm_run& run, VcpuBuses buses) {
 
 void RunVcpuLoop(Vcpu& vcpu, size_t index, RunGate& gate, VcpuBuses buses) {
   gate.Attach(index);
+  bool kicked = false;  // the last KVM_RUN returned EINTR: no I/O exit is left to finish
   for (;;) {
     RunGate::Decision decision = gate.CheckIn(index);
     if (decision == RunGate::Decision::kSettle) {
       // immediate_exit is set: KVM finishes the last I/O exit and returns EINTR.
-      (void)vcpu.Run();
+      // After an EINTR KVM has finished it already (it completes userspace I/O
+      // before it looks at signals), so the pause skips that ioctl.
+      if (!kicked) (void)vcpu.Run();
       decision = gate.Park(index);
     }
     if (decision == RunGate::Decision::kStop) break;
     Status entered = vcpu.Run();
+    kicked = !entered.ok() && entered.error().code() == ErrorCode::kUnavailable;
     if (!entered.ok()) {
-      if (entered.error().code() == ErrorCode::kUnavailable) continue;  // kicked
+      if (kicked) continue;
       gate.Stop({StopReason::Kind::kInternalError, 0, entered.error().message()});
       break;
     }

@@ -125,6 +125,9 @@ KvmDirtyRingTracker::~KvmDirtyRingTracker() {
   rings_.Detach();
 }
 
+// Pages the VMM itself writes into guest memory (devices) reach neither the
+// ring nor the log: once the VMM keeps its own dirty log, both Collects merge
+// it here as KvmDirtyTracker does.
 Result<migration::DirtyBitmap> KvmDirtyRingTracker::Collect() {
   return rings_.Collect();
 }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/clock.h"
 #include "base/units.h"
 #include "machine/boot_loader.h"
@@ -12,6 +14,16 @@
 #include "vm/throttle.h"
 
 namespace ferry {
+namespace {
+
+bool SameCpuid(const std::vector<kvm_cpuid_entry2>& a, const std::vector<kvm_cpuid_entry2>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.function == y.function && x.index == y.index && x.flags == y.flags && x.eax == y.eax &&
+           x.ebx == y.ebx && x.ecx == y.ecx && x.edx == y.edx;
+  });
+}
+
+}  // namespace
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& config,
                                                               GuestMemory memory) {
@@ -133,6 +145,7 @@ Status VirtualMachine::CreateVcpus() {
     ASSIGN_OR_RETURN(Vcpu vcpu, vm_.CreateVcpu(id));
     if (dirty_rings_) RETURN_IF_ERROR(dirty_rings_->AddVcpu(vcpu));
     RETURN_IF_ERROR_CTX(SetupVcpu(vcpu, cpuid, config_.cpus), "vCPU " + std::to_string(id));
+    ASSIGN_OR_RETURN(setup_cpuid_.emplace_back(), vcpu.GetCpuid());
     if (id == 0) guest_cpuid_ = CpuidForVcpu(cpuid, 0, config_.cpus);
     runs.push_back(vcpu.run());
     vcpus_.push_back(std::move(vcpu));
@@ -256,7 +269,9 @@ Result<state::MachineState> VirtualMachine::CaptureState() const {
 Status VirtualMachine::RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved) {
   // The order follows what KVM needs: CPUID before anything that depends on
   // features, special registers (APIC base) before the LAPIC, events last.
-  RETURN_IF_ERROR(vcpu.SetCpuid(saved.cpuid));
+  if (vcpu.id() >= setup_cpuid_.size() || !SameCpuid(setup_cpuid_[vcpu.id()], saved.cpuid)) {
+    RETURN_IF_ERROR(vcpu.SetCpuid(saved.cpuid));
+  }
   RETURN_IF_ERROR(vcpu.SetMpState(saved.mp_state));
   RETURN_IF_ERROR(vcpu.SetSregs(saved.sregs));
   RETURN_IF_ERROR(vcpu.SetRegs(saved.regs));

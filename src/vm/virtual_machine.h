@@ -110,6 +110,9 @@ class VirtualMachine final : public migration::MigratableVm {
   // The CPUID the guest was started with (what a destination must offer).
   std::vector<kvm_cpuid_entry2> guest_cpuid_;
   std::vector<uint32_t> msr_indices_;
+  // Each vCPU's CPUID as KVM reports it after setup: restoring identical
+  // entries skips KVM_SET_CPUID2, the costliest ioctl of a migration's load.
+  std::vector<std::vector<kvm_cpuid_entry2>> setup_cpuid_;
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 

@@ -17,6 +17,12 @@ class Heartbeat {
   void poll(uint64_t now_ns);
 
   uint64_t max_gap_ns() const { return max_gap_ns_; }
+  // Work done so far (e.g. pages written); once set, beats end in " work=N",
+  // so an observer can see the workload's throughput over time.
+  void set_work(uint64_t work) {
+    work_ = work;
+    has_work_ = true;
+  }
 
  private:
   int cpu_;
@@ -25,6 +31,8 @@ class Heartbeat {
   uint64_t last_ns_ = 0;
   uint64_t next_ns_ = 0;
   uint64_t max_gap_ns_ = 0;
+  uint64_t work_ = 0;
+  bool has_work_ = false;
 };
 
 }  // namespace guest

@@ -1,5 +1,5 @@
 // dirtier --size SIZE --rate R|max --duration S|forever --pattern seq|random|hotcold
-//         [--heartbeat-ms M] [--sweep-ms M] [--hot-pct P] [--vector-check]
+//         [--heartbeat-ms M] [--sweep-ms M] [--hot-pct P] [--vector-check] [--heartbeat-work]
 //
 // Writes memory at a set rate and verifies it, so that a live migration that loses or
 // corrupts a page, or restores stale memory, makes the guest fail loudly. Each CPU owns
@@ -36,6 +36,7 @@ struct Config {
   uint64_t sweep_ns = 0;
   bool selftest_corrupt = false;
   bool vector_check = false;
+  bool heartbeat_work = false;  // heartbeats end in work=PAGES_WRITTEN
 };
 
 constinit Config g_config;
@@ -52,6 +53,7 @@ void configure(Args& args, const Machine& machine) {
   uint64_t hot_pct = args.number("hot-pct", 10, 1, 100);
   g_config.selftest_corrupt = args.flag("selftest-corrupt");
   g_config.vector_check = args.flag("vector-check");
+  g_config.heartbeat_work = args.flag("heartbeat-work");
   if (!clock::available()) fatal(kExitInternal, "dirtier needs kvmclock");
 
   char text[24];
@@ -126,6 +128,7 @@ uint32_t run(int cpu) {
     }
     if (burst == 0 && !sweep.active()) x86::pause();
     now = clock::now_ns();
+    if (g_config.heartbeat_work) heartbeat.set_work(slice.written());
     heartbeat.poll(now);
   }
   uint64_t write_ns = now - start;

@@ -99,13 +99,20 @@ void PrintReport(const Json& r) {
               r.Get("converged")->as_bool() ? "converged" : "did not converge",
               r.Get("reason")->as_string().c_str());
   std::printf("  throttle   %lld%%\n", static_cast<long long>(r.Get("throttle_pct")->as_int()));
+  if (const Json* tracking = r.Get("dirty_tracking"); tracking && tracking->is_string()) {
+    std::printf("  tracking   dirty %s, %lld ring-full exits\n", tracking->as_string().c_str(),
+                static_cast<long long>(r.Get("ring_full_exits")->as_int()));
+  }
   for (size_t i = 0; i < rounds.size(); ++i) {
     const Json& round = rounds[i];
-    std::printf("    %2zu %s %8lld pages sent %8lld dirtied %9.1f ms %9.1f MiB/s\n", i + 1,
-                i + 1 == rounds.size() ? "(paused)" : "        ",
-                static_cast<long long>(round.Get("pages_sent")->as_int()),
-                static_cast<long long>(round.Get("pages_dirtied")->as_int()),
-                round.Get("duration_ms")->as_double(), round.Get("mib_per_s")->as_double());
+    const Json* collect = round.Get("collect_ms");
+    std::printf(
+        "    %2zu %s %8lld pages sent %8lld dirtied %9.1f ms %9.1f MiB/s  collect %6.2f ms\n",
+        i + 1, i + 1 == rounds.size() ? "(paused)" : "        ",
+        static_cast<long long>(round.Get("pages_sent")->as_int()),
+        static_cast<long long>(round.Get("pages_dirtied")->as_int()),
+        round.Get("duration_ms")->as_double(), round.Get("mib_per_s")->as_double(),
+        collect ? collect->as_double() : 0.0);
   }
 }
 

@@ -16,13 +16,6 @@
 namespace ferry {
 namespace {
 
-bool HasDisks(const state::MachineConfig& machine) {
-  for (const state::DeviceDescriptor& d : machine.devices) {
-    if (d.type == virtio::kDeviceBlock) return true;
-  }
-  return false;
-}
-
 constexpr const char* kReceiveHelp = R"(usage: ferry receive --listen tcp:ADDR:PORT [options]
 
 Waits for one VM sent by `ferry migrate`, checks that this host can run it,
@@ -31,15 +24,24 @@ receives it and runs it (then behaves like ferry run).
   --console SPEC           stdio (default), file:PATH or none
   --api PATH               serve the control socket at PATH
   --timeout SECONDS        give up when no VM arrives in time (default: wait forever)
-  --disk PATH[,readonly]   the images of the incoming VM's disks, one per disk, in
-                           the source's order (shared storage; other devices come
-                           as the stream describes them)
+  --dirty-tracking M       log (default) or ring[:ENTRIES], for migrating it on: as for ferry run
+  --disk PATH[,readonly]   where each of the incoming VM's disks is, one per disk, in
+                           the source's order: the copy's target with --copy-storage
+                           (a new file, or an unfinished copy to resume); with shared
+                           storage the image (default: the source's path)
 Exit status as for ferry run; 240 when nothing was received and nothing ran.
 )";
 
-const std::vector<OptionSpec> kReceiveOptions = {{"listen", true}, {"console", true},
-                                                 {"api", true},    {"timeout", true},
-                                                 {"help", false},  {"disk", true, true}};
+const std::vector<OptionSpec> kReceiveOptions = {
+    {"listen", true},         {"console", true}, {"api", true},       {"timeout", true},
+    {"dirty-tracking", true}, {"help", false},   {"disk", true, true}};
+
+bool HasDisks(const state::MachineConfig& machine) {
+  for (const state::DeviceDescriptor& d : machine.devices) {
+    if (d.type == virtio::kDeviceBlock) return true;
+  }
+  return false;
+}
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry receive: %s\n", error.message().c_str());
@@ -64,8 +66,17 @@ int ReceiveCommand(std::span<char* const> args) {
     if (!seconds.ok()) return Fail(seconds.error());
     timeout_ms = static_cast<int>(*seconds * 1000);
   }
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  if (options->Has("dirty-tracking")) {
+    Result<DirtyTrackingChoice> tracking = ParseDirtyTracking(options->Get("dirty-tracking"));
+    if (!tracking.ok()) return Fail(tracking.error());
+    config.dirty_tracking = *tracking;
+  }
   Result<std::vector<DiskSpec>> disk_specs = ParseDiskOptions(options->All("disk"));
   if (!disk_specs.ok()) return Fail(disk_specs.error());
+  config.disks = std::move(*disk_specs);
+  config.defer_disk_locks = true;  // the source holds them until `go`
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());
@@ -77,10 +88,6 @@ int ReceiveCommand(std::span<char* const> args) {
   listener->Reset();
 
   migration::OfflineReceiver receiver(connection->get());
-  VmConfig config;
-  config.console = options->Get("console", "stdio");
-  config.disks = std::move(*disk_specs);
-  config.defer_disk_locks = true;  // the source holds them until `go`
   std::unique_ptr<VirtualMachine> vm;
   state::MachineConfig admitted;
   std::optional<GuestMemory> waiting_memory;
@@ -89,6 +96,8 @@ int ReceiveCommand(std::span<char* const> args) {
     with_disks.disks = images;
     ASSIGN_OR_RETURN(vm, VirtualMachine::Prepare(with_disks, admitted, std::move(*waiting_memory)));
     waiting_memory.reset();
+    // The vCPU threads start now, parked: at the handover they only wake up.
+    RETURN_IF_ERROR(vm->StartPaused());
     return &vm->mutable_memory();
   };
   // Admitting creates the whole VM while the source still runs, so the
@@ -131,19 +140,7 @@ int ReceiveCommand(std::span<char* const> args) {
     receiver.Refuse(loaded.error().message());
     return Fail(std::move(loaded).error().WithContext("loading the received VM"));
   }
-  Status go = receiver.ReadyAndAwaitGo();
-  if (!go.ok()) {
-    (void)disks.SaveProgress();
-    return Fail(std::move(go).error().WithContext("nothing was started"));
-  }
-  // The source released its images before `go`; normally this is immediate.
-  Status claimed = vm->ClaimDisks(5000);
-  if (!claimed.ok()) {
-    return Fail(std::move(claimed).error().WithContext(
-        "the source handed the VM over but its disks cannot be locked here; nothing was "
-        "started"));
-  }
-  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", [&receiver, &disks] {
+  auto confirm = [&receiver, &disks] {
     // The copies are whole images now: the partial-copy records go.
     Status complete = disks.Complete();
     if (!complete.ok()) {
@@ -154,7 +151,25 @@ int ReceiveCommand(std::span<char* const> args) {
       std::fprintf(stderr, "ferry receive: the VM runs here; the source did not hear so: %s\n",
                    confirmed.error().message().c_str());
     }
-  });
+  };
+  // After `go` the (parked) vCPUs only have to be woken.
+  Handover handover{[&receiver] { return receiver.SendReady(); },
+                    [&receiver, &disks, machine = vm.get()]() -> Status {
+                      Status go = receiver.AwaitGo();
+                      if (!go.ok()) {
+                        (void)disks.SaveProgress();
+                        return std::move(go).error().WithContext("nothing was started");
+                      }
+                      // The source released its images before `go`; normally immediate.
+                      Status claimed = machine->ClaimDisks(5000);
+                      if (!claimed.ok()) {
+                        return std::move(claimed).error().WithContext(
+                            "the source handed the VM over but its disks cannot be locked "
+                            "here; nothing was started");
+                      }
+                      return OkStatus();
+                    }};
+  return ServeVm(std::move(vm), options->Get("api"), "ferry receive", confirm, &handover);
 }
 
 }  // namespace ferry

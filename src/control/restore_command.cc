@@ -14,6 +14,7 @@ namespace {
 
 constexpr const char* kRestoreHelp =
     R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]...
+                          [--dirty-tracking log|ring]
 
 Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
 snapshot is not changed, so it can be restored again.
@@ -22,11 +23,15 @@ snapshot is not changed, so it can be restored again.
   --disk PATH[,readonly]
                    the images of the saved VM's disks, one per disk, in the
                    order ferry run had them (the rng comes back by itself)
+  --dirty-tracking log (default) or ring[:ENTRIES]: as for ferry run
 Exit status as for ferry run.
 )";
 
-const std::vector<OptionSpec> kRestoreOptions = {
-    {"console", true}, {"api", true}, {"help", false}, {"disk", true, true}};
+const std::vector<OptionSpec> kRestoreOptions = {{"console", true},
+                                                 {"api", true},
+                                                 {"dirty-tracking", true},
+                                                 {"help", false},
+                                                 {"disk", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
@@ -50,6 +55,14 @@ int RestoreCommand(std::span<char* const> args) {
   Result<std::vector<DiskSpec>> disks = ParseDiskOptions(options->All("disk"));
   if (!disks.ok()) return Fail(disks.error());
   if (Status whole = RefuseUnfinishedCopies(*disks); !whole.ok()) return Fail(whole.error());
+  VmConfig config;
+  config.console = options->Get("console", "stdio");
+  config.disks = std::move(*disks);
+  if (options->Has("dirty-tracking")) {
+    Result<DirtyTrackingChoice> tracking = ParseDirtyTracking(options->Get("dirty-tracking"));
+    if (!tracking.ok()) return Fail(tracking.error());
+    config.dirty_tracking = *tracking;
+  }
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());
@@ -58,9 +71,6 @@ int RestoreCommand(std::span<char* const> args) {
   Result<GuestMemory> memory =
       GuestMemory::FromFile(snapshot->memory.get(), snapshot->machine.config.memory_bytes);
   if (!memory.ok()) return Fail(memory.error());
-  VmConfig config;
-  config.console = options->Get("console", "stdio");
-  config.disks = std::move(*disks);
   Result<std::unique_ptr<VirtualMachine>> vm =
       VirtualMachine::Restore(config, snapshot->machine, std::move(*memory));
   if (!vm.ok()) return Fail(vm.error());

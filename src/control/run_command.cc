@@ -25,6 +25,8 @@ constexpr const char* kRunHelp = R"(usage: ferry run --kernel PATH [options]
                        (PCI slots 1.. in this order). The image is locked: one
                        writer, or any number of read-only users.
   --rng                a virtio-rng device fed from getrandom(2)
+  --dirty-tracking M   how live migration finds written pages: log (KVM's dirty
+                       bitmap, default) or ring (KVM's dirty ring; ring:ENTRIES per vCPU)
 
 Exit status: the guest's own status (0-239, via port 0xf4); 240 the VM could not
 start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
@@ -32,8 +34,10 @@ start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
 )";
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"kernel", true}, {"cmdline", true}, {"memory", true},     {"cpus", true}, {"console", true},
-    {"api", true},    {"help", false},   {"disk", true, true}, {"rng", false},
+    {"kernel", true},         {"cmdline", true},    {"memory", true},
+    {"cpus", true},           {"console", true},    {"api", true},
+    {"help", false},          {"disk", true, true}, {"rng", false},
+    {"dirty-tracking", true},
 };
 
 int Fail(const Error& error) {
@@ -56,6 +60,9 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   ASSIGN_OR_RETURN(config.disks, ParseDiskOptions(options.All("disk")));
   RETURN_IF_ERROR(RefuseUnfinishedCopies(config.disks));
   config.rng = options.Has("rng");
+  if (options.Has("dirty-tracking")) {
+    ASSIGN_OR_RETURN(config.dirty_tracking, ParseDirtyTracking(options.Get("dirty-tracking")));
+  }
   if (options.Has("memory")) {
     ASSIGN_OR_RETURN(config.memory_bytes, ParseSize(options.Get("memory"), kMiB));
   }

@@ -68,7 +68,8 @@ void BlockTerminationSignals() {
 }
 
 int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
-            const std::string& command, const std::function<void()>& on_started) {
+            const std::string& command, const std::function<void()>& on_started,
+            const Handover* handover) {
   VmApiHandler handler(vm.get());
   std::unique_ptr<ApiServer> api;
   if (!api_path.empty()) {
@@ -79,8 +80,16 @@ int ServeVm(std::unique_ptr<VirtualMachine> vm, const std::string& api_path,
     }
     api = std::move(*server);
   }
+  Status ready = handover ? handover->ready() : OkStatus();
   SignalWatcher signals(vm.get());
-  Status started = vm->Start();
+  Status go = ready.ok() && handover ? handover->go() : ready;
+  if (!go.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command.c_str(), go.error().message().c_str());
+    vm->RequestStop({StopReason::Kind::kRequested, 0, "not handed over"});
+    vm->Wait();
+    return kExitSetupFailed;
+  }
+  Status started = handover ? vm->Resume() : vm->Start();
   if (!started.ok()) {
     std::fprintf(stderr, "%s: %s\n", command.c_str(), started.error().message().c_str());
     return kExitSetupFailed;

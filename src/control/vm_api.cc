@@ -57,6 +57,7 @@ Json VmApiHandler::StatusReply() const {
   reply.Set("memory_bytes", info.memory_bytes);
   reply.Set("uptime_ms", info.uptime_ms);
   reply.Set("pid", info.pid);
+  reply.Set("dirty_tracking", info.dirty_tracking);
   return reply;
 }
 

@@ -18,6 +18,7 @@ class Vcpu {
 
   uint32_t id() const { return id_; }
   kvm_run* run() const { return reinterpret_cast<kvm_run*>(run_.data()); }
+  int fd() const { return fd_.get(); }
 
   // Enters the guest. Returns kUnavailable when a signal interrupted KVM_RUN
   // (the caller looks at why it was kicked), any other error is fatal.

@@ -94,6 +94,13 @@ void RunGate::Pause() {
   }
 }
 
+void RunGate::StartPaused() {
+  std::lock_guard lock(mu_);
+  if (mode_.load() != Mode::kRun) return;
+  pause_depth_ = 1;
+  mode_.store(Mode::kPause);
+}
+
 void RunGate::Resume() {
   std::lock_guard lock(mu_);
   if (mode_.load() != Mode::kPause || pause_depth_ == 0) return;

@@ -38,6 +38,9 @@ class RunGate {
   // pause may overlap).
   void Pause();
   void Resume();
+  // Before any vCPU thread exists: they will park on arrival, as if paused
+  // (a migration destination starts its threads before the state arrives).
+  void StartPaused();
   // Records the first reason and makes every vCPU leave. Safe from any thread.
   void Stop(StopReason reason);
   bool stopping() const { return mode_.load() == Mode::kStop; }

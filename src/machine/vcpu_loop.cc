@@ -34,6 +34,16 @@ StopReason Stop(StopReason::Kind kind, std::string message) {
   return StopReason{kind, 0, std::move(message)};
 }
 
+// Harvested and reset, the ring has room again and the vCPU simply re-enters.
+std::optional<StopReason> HandleDirtyRingFull(DirtyRingFullHandler* rings) {
+  if (rings == nullptr)
+    return Stop(StopReason::Kind::kInternalError, "dirty ring full without rings");
+  Status harvested = rings->OnDirtyRingFull();
+  if (harvested.ok()) return std::nullopt;
+  return Stop(StopReason::Kind::kInternalError,
+              "harvesting a full dirty ring: " + harvested.error().message());
+}
+
 std::string Hex(uint64_t value) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
@@ -50,6 +60,8 @@ std::optional<StopReason> HandleExit(kvm_run& run, VcpuBuses buses) {
       return HandleMmio(run, *buses.mmio);
     case KVM_EXIT_INTR:
       return std::nullopt;
+    case KVM_EXIT_DIRTY_RING_FULL:
+      return HandleDirtyRingFull(buses.dirty_rings);
     case KVM_EXIT_HLT:
       return Stop(StopReason::Kind::kGuestReset, "the guest halted with nothing to wake it");
     case KVM_EXIT_SHUTDOWN:
@@ -74,17 +86,21 @@ std::optional<StopReason> HandleExit(kvm_run& run, VcpuBuses buses) {
 
 void RunVcpuLoop(Vcpu& vcpu, size_t index, RunGate& gate, VcpuBuses buses) {
   gate.Attach(index);
+  bool kicked = false;  // the last KVM_RUN returned EINTR: no I/O exit is left to finish
   for (;;) {
     RunGate::Decision decision = gate.CheckIn(index);
     if (decision == RunGate::Decision::kSettle) {
       // immediate_exit is set: KVM finishes the last I/O exit and returns EINTR.
-      (void)vcpu.Run();
+      // After an EINTR KVM has finished it already (it completes userspace I/O
+      // before it looks at signals), so the pause skips that ioctl.
+      if (!kicked) (void)vcpu.Run();
       decision = gate.Park(index);
     }
     if (decision == RunGate::Decision::kStop) break;
     Status entered = vcpu.Run();
+    kicked = !entered.ok() && entered.error().code() == ErrorCode::kUnavailable;
     if (!entered.ok()) {
-      if (entered.error().code() == ErrorCode::kUnavailable) continue;  // kicked
+      if (kicked) continue;
       gate.Stop({StopReason::Kind::kInternalError, 0, entered.error().message()});
       break;
     }

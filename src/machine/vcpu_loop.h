@@ -1,6 +1,7 @@
 // The loop each vCPU thread runs: enter the guest, handle the exit, repeat.
 #pragma once
 
+#include "kvm/dirty_ring.h"
 #include "kvm/vcpu.h"
 #include "machine/io_bus.h"
 #include "machine/run_gate.h"
@@ -10,6 +11,7 @@ namespace ferry {
 struct VcpuBuses {
   const IoBus* ports;
   const IoBus* mmio;
+  DirtyRingFullHandler* dirty_rings = nullptr;  // with dirty rings: KVM_EXIT_DIRTY_RING_FULL
 };
 
 // Runs until the gate says stop. Fatal exits stop the whole VM through the gate.

@@ -42,6 +42,13 @@ class DirtyTracker {
   // Pages written since the previous Collect (or since tracking started), and
   // re-arms tracking for them: a write after this call shows up next time.
   virtual Result<DirtyBitmap> Collect() = 0;
+  // The same, once the vCPUs have stopped for good here: nothing needs
+  // re-arming, so trackers may skip that work (it sits inside the downtime).
+  virtual Result<DirtyBitmap> CollectFinal() { return Collect(); }
+  // "log" (the memslot dirty bitmap) or "ring" (KVM's per-vCPU dirty rings).
+  virtual const char* method() const = 0;
+  // vCPU exits because a dirty ring filled up, since tracking started.
+  virtual uint64_t ring_full_exits() const { return 0; }
 };
 
 // DirtyTracker = KVM's log OR the VMM's own: every tracker calls these.

@@ -86,7 +86,15 @@ void OfflineReceiver::Refuse(const std::string& reason) {
 }
 
 Status OfflineReceiver::ReadyAndAwaitGo() {
-  RETURN_IF_ERROR(writer_.Write(state::SectionType::kReady, 0, {}));
+  RETURN_IF_ERROR(SendReady());
+  return AwaitGo();
+}
+
+Status OfflineReceiver::SendReady() {
+  return writer_.Write(state::SectionType::kReady, 0, {});
+}
+
+Status OfflineReceiver::AwaitGo() {
   Result<Reply> go = ReadReply(reader_, state::SectionType::kGo);
   if (!go.ok()) {
     return std::move(go).error().WithContext("the source did not hand the VM over");

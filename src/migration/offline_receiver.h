@@ -36,6 +36,9 @@ class OfflineReceiver {
   void Refuse(const std::string& reason);
   // Everything is loaded: asks for the handover and waits for `go`.
   Status ReadyAndAwaitGo();
+  // The same in two steps, so that work can overlap the wait for `go`.
+  Status SendReady();
+  Status AwaitGo();
   Status ConfirmRunning(int64_t resumed_at_ns);
 
  private:

@@ -136,6 +136,7 @@ class PrecopySession {
     // would only be sent twice.
     RETURN_IF_ERROR_CTX(disks_.BulkPass(), "copying disks");
     ASSIGN_OR_RETURN(tracker_, vm_.StartDirtyTracking());
+    report_.dirty_tracking = tracker_->method();
     RETURN_IF_ERROR(tracker_->Collect());  // arms tracking: from here every write is seen
     ASSIGN_OR_RETURN(DirtyBitmap dirty, FirstRound());
     for (;;) {
@@ -215,14 +216,17 @@ class PrecopySession {
   }
 
   Result<DirtyBitmap> EndRound(int round, uint64_t pages, int64_t start, uint64_t bytes_before) {
+    int64_t collect_start = MonotonicNs();
     ASSIGN_OR_RETURN(DirtyBitmap next, tracker_->Collect());
-    double ms = NsToMs(MonotonicNs() - start);
+    int64_t end = MonotonicNs();
+    double ms = NsToMs(end - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
     // Disk chunks the guest wrote count as pages for the policy: a byte is a
     // byte at switchover.
     uint64_t dirtied = next.Count() + disks_.PendingBytes() / kPageSize;
     last_round_ = RoundStats{round, pages, bytes, ms, dirtied};
-    report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms)});
+    report_.rounds.push_back({pages, last_round_.pages_dirtied, ms, MibPerSecond(bytes, ms),
+                              NsToMs(end - collect_start)});
     return next;
   }
 
@@ -232,9 +236,13 @@ class PrecopySession {
     paused_ns_ = MonotonicNs();
     RETURN_IF_ERROR(vm_.Pause());
     paused_ = true;
+    Cork(streams_, true);  // the last pages and the device state go out together
     report_.switchover.pause_ms = NsToMs(MonotonicNs() - paused_ns_);
     // The last dirty pages: the ones seen before the pause plus any written since.
-    ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->Collect());
+    int64_t collect_start = MonotonicNs();
+    ASSIGN_OR_RETURN(DirtyBitmap last, tracker_->CollectFinal());
+    double collect_ms = NsToMs(MonotonicNs() - collect_start);
+    report_.ring_full_exits = tracker_->ring_full_exits();
     last.Merge(dirty);
     // No request is in flight once paused: these are the disks' last writes.
     RETURN_IF_ERROR_CTX(disks_.DirtyPass(true), "copying the last disk writes");
@@ -250,7 +258,7 @@ class PrecopySession {
     RETURN_IF_ERROR(pages_.Flush());
     double ms = NsToMs(MonotonicNs() - start);
     uint64_t bytes = streams_.sink.bytes_written() - bytes_before;
-    report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms)});
+    report_.rounds.push_back({last.Count(), 0, ms, MibPerSecond(bytes, ms), collect_ms});
     report_.switchover.last_pages_ms =
         NsToMs(MonotonicNs() - paused_ns_) - report_.switchover.pause_ms;
     RETURN_IF_ERROR(SendDevicesAndAwaitReady(vm_, streams_, report_.switchover));
@@ -288,11 +296,14 @@ Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string&
     session.Recover();
     return std::move(ready).error();
   }
+  // Dirty tracking ends only after the handover: turning it off rewrites the
+  // memory slots, which KVM makes wait for an SRCU grace period, and that has
+  // no business inside the downtime.
+  Status handed_over = session.HandOver(started_ns, committed);
   session.Finish();
-  Status handed = session.HandOver(started_ns, committed);
-  if (!handed.ok()) {
+  if (!handed_over.ok()) {
     if (!*committed) (void)vm.Resume();  // `go` never left: the VM is still ours
-    return std::move(handed).error();
+    return std::move(handed_over).error();
   }
   return report;
 }

@@ -25,6 +25,7 @@ Json MigrationReport::ToJson() const {
     round.Set("pages_dirtied", r.pages_dirtied);
     round.Set("duration_ms", r.duration_ms);
     round.Set("mib_per_s", r.mib_per_s);
+    round.Set("collect_ms", r.collect_ms);
     list.Push(std::move(round));
   }
   j.Set("rounds", std::move(list));
@@ -39,7 +40,12 @@ Json MigrationReport::ToJson() const {
   phases.Set("devices_ms", switchover.devices_ms);
   phases.Set("load_ms", switchover.load_ms);
   phases.Set("handover_ms", switchover.handover_ms);
+  phases.Set("start_ms", switchover.start_ms);
   j.Set("switchover", std::move(phases));
+  if (!dirty_tracking.empty()) {
+    j.Set("dirty_tracking", dirty_tracking);
+    j.Set("ring_full_exits", ring_full_exits);
+  }
   Json disk_list = Json::MakeArray();
   for (const DiskReport& d : disks) {
     Json disk = Json::MakeObject();
@@ -80,12 +86,19 @@ std::string MigrationReport::ToText() const {
     std::snprintf(buf, sizeof buf, "  rounds     %zu, %s: %s; throttle %d%%\n", rounds.size(),
                   converged ? "converged" : "did not converge", reason.c_str(), throttle_pct);
     text += buf;
+    if (!dirty_tracking.empty()) {
+      std::snprintf(buf, sizeof buf, "  tracking   dirty %s, %llu ring-full exits\n",
+                    dirty_tracking.c_str(), static_cast<unsigned long long>(ring_full_exits));
+      text += buf;
+    }
     for (size_t i = 0; i < rounds.size(); ++i) {
       const RoundReport& r = rounds[i];
       std::snprintf(buf, sizeof buf,
-                    "    %2zu: %8llu pages sent %8llu dirtied %8.1f ms %8.1f MiB/s\n", i + 1,
-                    static_cast<unsigned long long>(r.pages_sent),
-                    static_cast<unsigned long long>(r.pages_dirtied), r.duration_ms, r.mib_per_s);
+                    "    %2zu: %8llu pages sent %8llu dirtied %8.1f ms %8.1f MiB/s"
+                    " (collect %.2f ms)\n",
+                    i + 1, static_cast<unsigned long long>(r.pages_sent),
+                    static_cast<unsigned long long>(r.pages_dirtied), r.duration_ms, r.mib_per_s,
+                    r.collect_ms);
       text += buf;
     }
   }

@@ -15,6 +15,7 @@ struct RoundReport {
   uint64_t pages_dirtied = 0;  // dirty when the round ended: the next round's work
   double duration_ms = 0;
   double mib_per_s = 0;
+  double collect_ms = 0;  // harvesting and re-arming the dirty pages at the round's end
 };
 
 // Where the downtime went, in order (pre-copy).
@@ -24,6 +25,7 @@ struct SwitchoverPhases {
   double devices_ms = 0;     // capturing and sending vCPU and device state
   double load_ms = 0;        // until the destination said it has loaded everything
   double handover_ms = 0;    // go -> running
+  double start_ms = 0;       // go sent -> the destination's vCPUs running (its timestamp)
 };
 
 // One disk of the VM (shared storage or block migration).
@@ -62,6 +64,8 @@ struct MigrationReport {
   double predicted_downtime_ms = 0;
   SwitchoverPhases switchover;
   std::vector<DiskReport> disks;
+  std::string dirty_tracking;    // "log" or "ring" (pre-copy)
+  uint64_t ring_full_exits = 0;  // vCPU exits on a full dirty ring during the migration
 
   Json ToJson() const;
   std::string ToText() const;

@@ -18,8 +18,14 @@ struct SenderStreams {
   state::FdSource source;
   state::SectionWriter writer{sink};
   state::SectionReader reader{source};
-  explicit SenderStreams(int fd) : sink(fd), source(fd) {}
+  int fd;
+  explicit SenderStreams(int fd) : sink(fd), source(fd), fd(fd) {}
 };
+
+// TCP_CORK on the stream: with it, small sections (the device state, the
+// last few pages) leave as full segments instead of one segment each, so the
+// receiver wakes once, not per section; taking it off sends what is held.
+void Cork(SenderStreams& streams, bool on);
 
 // Header and machine configuration out, accept (or refuse) back. Fills the
 // report's setup time and clock fields.

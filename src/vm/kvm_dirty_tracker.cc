@@ -25,6 +25,14 @@ KvmDirtyTracker::~KvmDirtyTracker() {
 }
 
 Result<migration::DirtyBitmap> KvmDirtyTracker::Collect() {
+  return Read(true);
+}
+
+Result<migration::DirtyBitmap> KvmDirtyTracker::CollectFinal() {
+  return Read(false);
+}
+
+Result<migration::DirtyBitmap> KvmDirtyTracker::Read(bool rearm) {
   migration::DirtyBitmap dirty(memory_.ram_bytes() / 4096);
   const auto& regions = memory_.regions();
   for (size_t slot = 0; slot < regions.size(); ++slot) {
@@ -33,8 +41,10 @@ Result<migration::DirtyBitmap> KvmDirtyTracker::Collect() {
     uint64_t first_word = static_cast<uint64_t>(region.host - memory_.host_base()) / 4096 / 64;
     uint64_t* bits = slot_bits_.data();
     RETURN_IF_ERROR(vm_.GetDirtyLog(static_cast<uint32_t>(slot), bits));
-    RETURN_IF_ERROR(
-        vm_.ClearDirtyLog(static_cast<uint32_t>(slot), 0, static_cast<uint32_t>(pages), bits));
+    if (rearm) {
+      RETURN_IF_ERROR(
+          vm_.ClearDirtyLog(static_cast<uint32_t>(slot), 0, static_cast<uint32_t>(pages), bits));
+    }
     std::copy(bits, bits + (pages + 63) / 64,
               dirty.words().begin() + static_cast<long>(first_word));
   }

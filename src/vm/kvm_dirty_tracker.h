@@ -1,7 +1,8 @@
 // Dirty tracking through KVM's dirty log with manual protect
 // (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): Collect reads each slot's bitmap and
 // re-protects exactly the pages it reports, so tracking costs nothing for
-// pages the guest leaves alone. Chosen over the dirty ring: docs/benchmarks.md.
+// pages the guest leaves alone. The dirty ring is the alternative
+// (kvm_dirty_ring_tracker.h); docs/benchmarks.md compares them.
 #pragma once
 
 #include <memory>
@@ -20,9 +21,12 @@ class KvmDirtyTracker final : public migration::DirtyTracker {
   ~KvmDirtyTracker() override;  // turns logging off again
 
   Result<migration::DirtyBitmap> Collect() override;
+  Result<migration::DirtyBitmap> CollectFinal() override;  // no KVM_CLEAR_DIRTY_LOG
+  const char* method() const override { return "log"; }
 
  private:
   KvmDirtyTracker(Vm& vm, const GuestMemory& memory) : vm_(vm), memory_(memory) {}
+  Result<migration::DirtyBitmap> Read(bool rearm);
   Vm& vm_;
   const GuestMemory& memory_;
   std::vector<uint64_t> slot_bits_;  // scratch, sized for the largest slot

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/clock.h"
 #include "base/units.h"
 #include "machine/boot_loader.h"
@@ -14,6 +16,16 @@
 #include "vm/throttle.h"
 
 namespace ferry {
+namespace {
+
+bool SameCpuid(const std::vector<kvm_cpuid_entry2>& a, const std::vector<kvm_cpuid_entry2>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.function == y.function && x.index == y.index && x.flags == y.flags && x.eax == y.eax &&
+           x.ebx == y.ebx && x.ecx == y.ecx && x.edx == y.edx;
+  });
+}
+
+}  // namespace
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& config,
                                                               GuestMemory memory) {
@@ -34,8 +46,15 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
   // Only Intel's real-mode emulation uses this page; AMD and PVM ignore it.
   (void)machine->vm_.SetTssAddress(layout::kTssAddress);
   RETURN_IF_ERROR(machine->vm_.CreateIrqchipAndPit());
-  // Must be on before any slot logs dirty pages; costs nothing until then.
-  machine->manual_dirty_protect_ = EnableManualDirtyProtect(machine->vm_).ok();
+  if (config.dirty_tracking.ring()) {
+    // Before any vCPU exists; the ring replaces the slot bitmaps (and their
+    // manual protect, whose "initially set" would leave pages unprotected).
+    ASSIGN_OR_RETURN(machine->dirty_rings_,
+                     DirtyRings::Enable(machine->vm_, config.dirty_tracking.ring_entries));
+  } else {
+    // Must be on before any slot logs dirty pages; costs nothing until then.
+    machine->manual_dirty_protect_ = EnableManualDirtyProtect(machine->vm_).ok();
+  }
   RETURN_IF_ERROR(machine->memory_.RegisterWith(machine->vm_, 0));
   ASSIGN_OR_RETURN(machine->msr_indices_, machine->kvm_.MsrIndexList());
   RETURN_IF_ERROR(machine->CreateVcpus());
@@ -131,7 +150,9 @@ Status VirtualMachine::CreateVcpus() {
   std::vector<kvm_run*> runs;
   for (uint32_t id = 0; id < config_.cpus; ++id) {
     ASSIGN_OR_RETURN(Vcpu vcpu, vm_.CreateVcpu(id));
+    if (dirty_rings_) RETURN_IF_ERROR(dirty_rings_->AddVcpu(vcpu));
     RETURN_IF_ERROR_CTX(SetupVcpu(vcpu, cpuid, config_.cpus), "vCPU " + std::to_string(id));
+    ASSIGN_OR_RETURN(setup_cpuid_.emplace_back(), vcpu.GetCpuid());
     if (id == 0) guest_cpuid_ = CpuidForVcpu(cpuid, 0, config_.cpus);
     runs.push_back(vcpu.run());
     vcpus_.push_back(std::move(vcpu));
@@ -147,16 +168,26 @@ Status VirtualMachine::WireDevices() {
 }
 
 Status VirtualMachine::Start() {
+  return StartThreads(VmState::kRunning);
+}
+
+Status VirtualMachine::StartPaused() {
+  return StartThreads(VmState::kPaused);
+}
+
+Status VirtualMachine::StartThreads(VmState state) {
   std::lock_guard lock(state_mu_);
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
+  if (state == VmState::kPaused) gate_->StartPaused();
   InstallVcpuKickHandler();
   started_ns_ = MonotonicNs();
-  devices_->Resume();
-  VcpuBuses buses{&ports_, &mmio_};
+  // A destination starts parked: its devices wait for the handover's Resume().
+  if (state == VmState::kRunning) devices_->Resume();
+  VcpuBuses buses{&ports_, &mmio_, dirty_rings_.get()};
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
   }
-  state_ = VmState::kRunning;
+  state_ = state;
   return OkStatus();
 }
 
@@ -202,7 +233,12 @@ VmInfo VirtualMachine::Info() const {
   std::lock_guard lock(state_mu_);
   VmState state = gate_ && gate_->stopping() ? VmState::kStopped : state_;
   int64_t uptime = started_ns_ == 0 ? 0 : (MonotonicNs() - started_ns_) / 1'000'000;
-  return VmInfo{state, config_.cpus, config_.memory_bytes, uptime, static_cast<int>(::getpid())};
+  return VmInfo{state,
+                config_.cpus,
+                config_.memory_bytes,
+                uptime,
+                static_cast<int>(::getpid()),
+                config_.dirty_tracking.name()};
 }
 
 }  // namespace ferry
@@ -247,7 +283,9 @@ Result<state::MachineState> VirtualMachine::CaptureState() const {
 Status VirtualMachine::RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved) {
   // The order follows what KVM needs: CPUID before anything that depends on
   // features, special registers (APIC base) before the LAPIC, events last.
-  RETURN_IF_ERROR(vcpu.SetCpuid(saved.cpuid));
+  if (vcpu.id() >= setup_cpuid_.size() || !SameCpuid(setup_cpuid_[vcpu.id()], saved.cpuid)) {
+    RETURN_IF_ERROR(vcpu.SetCpuid(saved.cpuid));
+  }
   RETURN_IF_ERROR(vcpu.SetMpState(saved.mp_state));
   RETURN_IF_ERROR(vcpu.SetSregs(saved.sregs));
   RETURN_IF_ERROR(vcpu.SetRegs(saved.regs));
@@ -274,6 +312,11 @@ Status VirtualMachine::RestoreChips(const state::MachineState& saved) {
 }
 
 Result<std::unique_ptr<migration::DirtyTracker>> VirtualMachine::StartDirtyTracking() {
+  if (dirty_rings_) {
+    ASSIGN_OR_RETURN(std::unique_ptr<KvmDirtyRingTracker> ring,
+                     KvmDirtyRingTracker::Start(vm_, memory_, *dirty_rings_));
+    return std::unique_ptr<migration::DirtyTracker>(std::move(ring));
+  }
   if (!manual_dirty_protect_) {
     return Error(ErrorCode::kUnimplemented,
                  "this KVM lacks KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, which live migration needs");

@@ -20,6 +20,7 @@
 #include "machine/run_gate.h"
 #include "migration/migratable.h"
 #include "state/machine_state.h"
+#include "vm/kvm_dirty_ring_tracker.h"
 #include "vm/vm_state.h"
 
 namespace ferry {
@@ -33,6 +34,7 @@ struct VmConfig {
   std::vector<DiskSpec> disks;    // virtio-blk devices, in PCI slot order
   bool rng = false;               // a virtio-rng device after the disks
   bool defer_disk_locks = false;  // a migration destination: ClaimDisks() after `go`
+  DirtyTrackingChoice dirty_tracking;  // fixed for the VM's life (the ring predates the vCPUs)
 };
 
 struct VmInfo {
@@ -41,6 +43,7 @@ struct VmInfo {
   uint64_t memory_bytes;
   int64_t uptime_ms;
   int pid;
+  const char* dirty_tracking;  // "log" or "ring"
 };
 
 class VirtualMachine final : public migration::MigratableVm {
@@ -65,6 +68,10 @@ class VirtualMachine final : public migration::MigratableVm {
   VirtualMachine& operator=(const VirtualMachine&) = delete;
 
   Status Start();
+  // Starts the vCPU threads parked: the VM is paused until Resume. A
+  // migration destination does this before the state arrives, so that the
+  // handover only has to wake them.
+  Status StartPaused();
   Status Pause() override;
   Status Resume() override;
   // Ends the VM for `reason` (first reason wins); Wait() then returns it.
@@ -87,11 +94,13 @@ class VirtualMachine final : public migration::MigratableVm {
   // Locks the disk images (a destination after `go`), retrying for up to
   // `wait_ms` while the source lets go of them.
   Status ClaimDisks(int wait_ms);
+  const DirtyRings* dirty_rings() const { return dirty_rings_.get(); }  // null with the log
 
  private:
   VirtualMachine(const VmConfig& config, Kvm kvm, Vm vm, GuestMemory memory, ConsoleSink console);
   // KVM objects, memory slots, vCPUs with `cpuid` and devices, without any guest state.
   static Result<std::unique_ptr<VirtualMachine>> Build(const VmConfig& config, GuestMemory memory);
+  Status StartThreads(VmState state);
   Status CreateVcpus();
   Status WireDevices();
   Status RestoreVcpu(Vcpu& vcpu, const state::VcpuState& saved);
@@ -110,6 +119,9 @@ class VirtualMachine final : public migration::MigratableVm {
   // The CPUID the guest was started with (what a destination must offer).
   std::vector<kvm_cpuid_entry2> guest_cpuid_;
   std::vector<uint32_t> msr_indices_;
+  // Each vCPU's CPUID as KVM reports it after setup: restoring identical
+  // entries skips KVM_SET_CPUID2, the costliest ioctl of a migration's load.
+  std::vector<std::vector<kvm_cpuid_entry2>> setup_cpuid_;
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 
@@ -118,6 +130,7 @@ class VirtualMachine final : public migration::MigratableVm {
   std::vector<state::DeviceDescriptor> device_descriptors_;
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
+  std::unique_ptr<DirtyRings> dirty_rings_;  // with --dirty-tracking ring
 
   mutable std::mutex state_mu_;  // guards state_ transitions
   VmState state_ = VmState::kCreated;

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "base/units.h"
 #include "control/commands.h"
+#include "control/disk_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "migration/offline_receiver.h"
@@ -21,11 +22,15 @@ receives it and runs it (then behaves like ferry run).
   --console SPEC           stdio (default), file:PATH or none
   --api PATH               serve the control socket at PATH
   --timeout SECONDS        give up when no VM arrives in time (default: wait forever)
+  --disk PATH[,readonly]   the images of the incoming VM's disks, one per disk, in
+                           the source's order (shared storage; other devices come
+                           as the stream describes them)
 Exit status as for ferry run; 240 when nothing was received and nothing ran.
 )";
 
-const std::vector<OptionSpec> kReceiveOptions = {
-    {"listen", true}, {"console", true}, {"api", true}, {"timeout", true}, {"help", false}};
+const std::vector<OptionSpec> kReceiveOptions = {{"listen", true}, {"console", true},
+                                                 {"api", true},    {"timeout", true},
+                                                 {"help", false},  {"disk", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry receive: %s\n", error.message().c_str());
@@ -50,6 +55,8 @@ int ReceiveCommand(std::span<char* const> args) {
     if (!seconds.ok()) return Fail(seconds.error());
     timeout_ms = static_cast<int>(*seconds * 1000);
   }
+  Result<std::vector<DiskSpec>> disks = ParseDiskOptions(options->All("disk"));
+  if (!disks.ok()) return Fail(disks.error());
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());
@@ -63,6 +70,7 @@ int ReceiveCommand(std::span<char* const> args) {
   migration::OfflineReceiver receiver(connection->get());
   VmConfig config;
   config.console = options->Get("console", "stdio");
+  config.disks = std::move(*disks);
   std::unique_ptr<VirtualMachine> vm;
   // Admitting creates the whole VM while the source still runs, so the
   // switchover only has to load state into it.

@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 #include "control/commands.h"
+#include "control/disk_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "state/snapshot_dir.h"
@@ -11,16 +12,21 @@
 namespace ferry {
 namespace {
 
-constexpr const char* kRestoreHelp = R"(usage: ferry restore DIR [--console SPEC] [--api PATH]
+constexpr const char* kRestoreHelp =
+    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]...
 
 Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
 snapshot is not changed, so it can be restored again.
   --console SPEC   stdio (default), file:PATH or none
   --api PATH       serve the control socket at PATH
+  --disk PATH[,readonly]
+                   the images of the saved VM's disks, one per disk, in the
+                   order ferry run had them (the rng comes back by itself)
 Exit status as for ferry run.
 )";
 
-const std::vector<OptionSpec> kRestoreOptions = {{"console", true}, {"api", true}, {"help", false}};
+const std::vector<OptionSpec> kRestoreOptions = {
+    {"console", true}, {"api", true}, {"help", false}, {"disk", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
@@ -41,6 +47,8 @@ int RestoreCommand(std::span<char* const> args) {
     return Fail(Error(ErrorCode::kInvalidArgument, "give exactly one snapshot DIR"));
   }
   const std::string& dir = options->positional()[0];
+  Result<std::vector<DiskSpec>> disks = ParseDiskOptions(options->All("disk"));
+  if (!disks.ok()) return Fail(disks.error());
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());
@@ -51,6 +59,7 @@ int RestoreCommand(std::span<char* const> args) {
   if (!memory.ok()) return Fail(memory.error());
   VmConfig config;
   config.console = options->Get("console", "stdio");
+  config.disks = std::move(*disks);
   Result<std::unique_ptr<VirtualMachine>> vm =
       VirtualMachine::Restore(config, snapshot->machine, std::move(*memory));
   if (!vm.ok()) return Fail(vm.error());

@@ -4,6 +4,7 @@
 
 #include "base/units.h"
 #include "control/commands.h"
+#include "control/disk_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "vm/virtual_machine.h"
@@ -19,6 +20,11 @@ constexpr const char* kRunHelp = R"(usage: ferry run --kernel PATH [options]
   --cpus N             vCPUs (default 1)
   --console SPEC       stdio (default), file:PATH or none
   --api PATH           serve the control socket at PATH (ferry status/pause/resume/stop)
+  --disk PATH[,readonly][,serial=ID]
+                       a raw disk image as a virtio-blk device; repeat for more
+                       (PCI slots 1.. in this order). The image is locked: one
+                       writer, or any number of read-only users.
+  --rng                a virtio-rng device fed from getrandom(2)
 
 Exit status: the guest's own status (0-239, via port 0xf4); 240 the VM could not
 start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
@@ -26,8 +32,8 @@ start; 241 the guest reset (triple fault); 242 unhandled VM exit; 243 KVM error;
 )";
 
 const std::vector<OptionSpec> kRunOptions = {
-    {"kernel", true},  {"cmdline", true}, {"memory", true}, {"cpus", true},
-    {"console", true}, {"api", true},     {"help", false},
+    {"kernel", true}, {"cmdline", true}, {"memory", true},     {"cpus", true}, {"console", true},
+    {"api", true},    {"help", false},   {"disk", true, true}, {"rng", false},
 };
 
 int Fail(const Error& error) {
@@ -47,6 +53,8 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   }
   config.cmdline = options.Get("cmdline");
   config.console = options.Get("console", "stdio");
+  ASSIGN_OR_RETURN(config.disks, ParseDiskOptions(options.All("disk")));
+  config.rng = options.Has("rng");
   if (options.Has("memory")) {
     ASSIGN_OR_RETURN(config.memory_bytes, ParseSize(options.Get("memory"), kMiB));
   }

@@ -36,6 +36,12 @@ struct Xsave {  // struct kvm_xsave: the legacy 4 KiB region
 };
 static_assert(sizeof(Xsave) == 4096);
 
+struct IrqRoutingHeader {  // struct kvm_irq_routing without its entries
+  uint32_t nr;
+  uint32_t flags;
+};
+static_assert(sizeof(IrqRoutingHeader) == 8);
+
 inline constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
 inline constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
@@ -44,6 +50,7 @@ inline constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 inline constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, CpuidHeader);
 inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, Xsave);
 inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, Xsave);
+inline constexpr unsigned long kSetGsiRouting = _IOW(KVMIO, 0x6a, IrqRoutingHeader);
 
 // A header followed by `count` elements of T, laid out as the kernel expects.
 template <typename Header, typename T>

@@ -3,6 +3,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <cstring>
+
+#include "kvm/abi.h"
+
 namespace ferry {
 
 Status Vm::SetUserMemoryRegion(uint32_t slot, uint32_t flags, uint64_t guest_phys_addr,
@@ -108,6 +112,64 @@ Status Vm::ClearDirtyLog(uint32_t slot, uint64_t first_page, uint32_t num_pages,
   clear.dirty_bitmap = bitmap;
   if (::ioctl(fd_.get(), KVM_CLEAR_DIRTY_LOG, &clear) < 0) return ErrnoError("KVM_CLEAR_DIRTY_LOG");
   return OkStatus();
+}
+
+Status Vm::SetGsiRouting(std::span<const kvm_irq_routing_entry> entries) {
+  kvm_abi::FlexBuffer<kvm_abi::IrqRoutingHeader, kvm_irq_routing_entry> table(entries.size());
+  table.header()->nr = static_cast<uint32_t>(entries.size());
+  if (!entries.empty()) std::memcpy(table.items(), entries.data(), entries.size_bytes());
+  if (::ioctl(fd_.get(), kvm_abi::kSetGsiRouting, table.data()) < 0) {
+    return ErrnoError("KVM_SET_GSI_ROUTING");
+  }
+  return OkStatus();
+}
+
+namespace {
+
+Status Irqfd(int vm_fd, int eventfd, uint32_t gsi, uint32_t flags) {
+  kvm_irqfd irqfd{};
+  irqfd.fd = static_cast<uint32_t>(eventfd);
+  irqfd.gsi = gsi;
+  irqfd.flags = flags;
+  if (::ioctl(vm_fd, KVM_IRQFD, &irqfd) < 0)
+    return ErrnoError("KVM_IRQFD gsi " + std::to_string(gsi));
+  return OkStatus();
+}
+
+Status Ioeventfd(int vm_fd, int eventfd, uint64_t address, uint32_t len, uint32_t flags) {
+  kvm_ioeventfd io{};
+  io.addr = address;
+  io.len = len;
+  io.fd = eventfd;
+  io.flags = flags;
+  if (::ioctl(vm_fd, KVM_IOEVENTFD, &io) < 0) return ErrnoError("KVM_IOEVENTFD");
+  return OkStatus();
+}
+
+}  // namespace
+
+Status Vm::AssignIrqfd(int eventfd, uint32_t gsi) {
+  return Irqfd(fd_.get(), eventfd, gsi, 0);
+}
+
+Status Vm::DeassignIrqfd(int eventfd, uint32_t gsi) {
+  return Irqfd(fd_.get(), eventfd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
+}
+
+Status Vm::SetIrqLine(uint32_t gsi, bool level) {
+  kvm_irq_level line{};
+  line.irq = gsi;
+  line.level = level ? 1 : 0;
+  if (::ioctl(fd_.get(), KVM_IRQ_LINE, &line) < 0) return ErrnoError("KVM_IRQ_LINE");
+  return OkStatus();
+}
+
+Status Vm::AssignMmioEventfd(int eventfd, uint64_t address, uint32_t len) {
+  return Ioeventfd(fd_.get(), eventfd, address, len, 0);
+}
+
+Status Vm::DeassignMmioEventfd(int eventfd, uint64_t address, uint32_t len) {
+  return Ioeventfd(fd_.get(), eventfd, address, len, KVM_IOEVENTFD_FLAG_DEASSIGN);
 }
 
 }  // namespace ferry

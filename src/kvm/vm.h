@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "base/fd.h"
 #include "base/result.h"
@@ -39,6 +40,20 @@ class Vm {
   // pages whose bits are set in `bitmap`, starting at `first_page` (a multiple of 64).
   Status GetDirtyLog(uint32_t slot, uint64_t* bitmap);
   Status ClearDirtyLog(uint32_t slot, uint64_t first_page, uint32_t num_pages, uint64_t* bitmap);
+
+  // Interrupt plumbing for devices (src/devices/irq_routing.h). The routing
+  // table replaces KVM's default one as a whole, so it must repeat the
+  // IOAPIC/PIC entries it wants to keep.
+  Status SetGsiRouting(std::span<const kvm_irq_routing_entry> entries);
+  // Signalling `eventfd` injects `gsi` (an edge, or an MSI through its route).
+  Status AssignIrqfd(int eventfd, uint32_t gsi);
+  Status DeassignIrqfd(int eventfd, uint32_t gsi);
+  // Drives a level-triggered line of the in-kernel PIC/IOAPIC.
+  Status SetIrqLine(uint32_t gsi, bool level);
+  // A guest MMIO write of `len` bytes at `address` signals `eventfd` inside
+  // KVM instead of exiting to userspace.
+  Status AssignMmioEventfd(int eventfd, uint64_t address, uint32_t len);
+  Status DeassignMmioEventfd(int eventfd, uint64_t address, uint32_t len);
 
   int fd() const { return fd_.get(); }
 

@@ -1,6 +1,7 @@
 #include "machine/guest_memory.h"
 
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -44,7 +45,10 @@ Status GuestMemory::CheckSize(uint64_t ram_bytes) {
 }
 
 GuestMemory::GuestMemory(Mapping mapping, uint64_t ram_bytes, bool anonymous)
-    : mapping_(std::move(mapping)), anonymous_(anonymous), ram_bytes_(ram_bytes) {
+    : mapping_(std::move(mapping)),
+      anonymous_(anonymous),
+      ram_bytes_(ram_bytes),
+      vmm_dirty_(std::make_unique<VmmDirtyLog>(ram_bytes)) {
   // Guest RAM is never worth putting in a core dump.
   ::madvise(mapping_.data(), ram_bytes, MADV_DONTDUMP);
   uint64_t low = std::min(ram_bytes, layout::kMmioHoleStart);
@@ -83,13 +87,45 @@ Result<uint8_t*> GuestMemory::Translate(uint64_t gpa, uint64_t len) const {
 Status GuestMemory::Write(uint64_t gpa, std::span<const uint8_t> bytes) {
   ASSIGN_OR_RETURN(uint8_t * host, Translate(gpa, bytes.size()));
   std::memcpy(host, bytes.data(), bytes.size());
+  MarkDirty(gpa, bytes.size());
   return OkStatus();
 }
 
 Status GuestMemory::Fill(uint64_t gpa, uint8_t value, uint64_t len) {
   ASSIGN_OR_RETURN(uint8_t * host, Translate(gpa, len));
   std::memset(host, value, len);
+  MarkDirty(gpa, len);
   return OkStatus();
+}
+
+Result<size_t> GuestMemory::WriteWith(std::span<const GuestRange> ranges, const FillFn& fill) {
+  std::vector<iovec> iov;
+  iov.reserve(ranges.size());
+  for (const GuestRange& range : ranges) {
+    ASSIGN_OR_RETURN(uint8_t * host, Translate(range.gpa, range.len));
+    iov.push_back({host, range.len});
+  }
+  ASSIGN_OR_RETURN(size_t written, fill(iov));
+  size_t left = written;
+  for (const GuestRange& range : ranges) {
+    if (left == 0) break;
+    uint64_t n = std::min<uint64_t>(left, range.len);
+    MarkDirty(range.gpa, n);
+    left -= n;
+  }
+  return written;
+}
+
+void GuestMemory::MarkDirty(uint64_t gpa, uint64_t len) const {
+  if (!vmm_dirty_->active()) return;
+  for (const MemoryRegion& region : regions_) {
+    if (gpa >= region.guest_addr && gpa - region.guest_addr < region.size) {
+      uint64_t offset =
+          static_cast<uint64_t>(region.host - mapping_.data()) + (gpa - region.guest_addr);
+      vmm_dirty_->Mark(offset, std::min(len, region.size - (gpa - region.guest_addr)));
+      return;
+    }
+  }
 }
 
 Status GuestMemory::RegisterWith(Vm& vm, uint32_t flags) const {

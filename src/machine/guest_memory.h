@@ -2,16 +2,27 @@
 // the 32-bit MMIO hole. Every access by guest-physical address is bounds-checked.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "base/mapping.h"
 #include "base/result.h"
 #include "kvm/vm.h"
+#include "machine/vmm_dirty_log.h"
 
 namespace ferry {
+
+// A guest-physical range, e.g. one buffer of a virtio descriptor chain.
+struct GuestRange {
+  uint64_t gpa;
+  uint32_t len;
+};
 
 struct MemoryRegion {
   uint64_t guest_addr;
@@ -39,12 +50,25 @@ class GuestMemory {
 
   // A host pointer for [gpa, gpa+len), which must lie within one RAM region.
   Result<uint8_t*> Translate(uint64_t gpa, uint64_t len) const;
+  // Every write the VMM makes into guest RAM goes through Write, Fill or
+  // WriteWith, which mark the pages in the VMM dirty log afterwards (a
+  // migration must resend them: KVM's log does not see VMM writes).
   Status Write(uint64_t gpa, std::span<const uint8_t> bytes);
   Status Fill(uint64_t gpa, uint8_t value, uint64_t len);
   template <typename T>
   Status WriteObject(uint64_t gpa, const T& object) {
     return Write(gpa, {reinterpret_cast<const uint8_t*>(&object), sizeof(T)});
   }
+
+  // Lets `fill` write into `ranges` in place (e.g. preadv straight into guest
+  // buffers): it gets their host iovecs and returns how many bytes it wrote
+  // from the start; exactly those are marked dirty. Checks every range first.
+  using FillFn = std::function<Result<size_t>(std::span<const iovec>)>;
+  Result<size_t> WriteWith(std::span<const GuestRange> ranges, const FillFn& fill);
+  // Records that [gpa, gpa+len) was written by the VMM (no-op unless tracking).
+  void MarkDirty(uint64_t gpa, uint64_t len) const;
+  // The VMM's own dirty log; migration's DirtyTracker merges it with KVM's.
+  VmmDirtyLog& vmm_dirty_log() const { return *vmm_dirty_; }
 
   // Registers every region with KVM as slots 0..n-1 with the given flags.
   Status RegisterWith(Vm& vm, uint32_t flags) const;
@@ -56,6 +80,7 @@ class GuestMemory {
   bool anonymous_;
   uint64_t ram_bytes_;
   std::vector<MemoryRegion> regions_;
+  std::unique_ptr<VmmDirtyLog> vmm_dirty_;  // behind a pointer: atomics do not move
 };
 
 // Total RAM of this host from /proc/meminfo, in bytes.

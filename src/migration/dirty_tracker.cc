@@ -13,4 +13,16 @@ void DirtyBitmap::Merge(const DirtyBitmap& other) {
     words_[i] |= other.words_[i];
 }
 
+void StartVmmDirtyLog(const GuestMemory& memory) {
+  memory.vmm_dirty_log().Start();
+}
+
+void MergeVmmDirtyLog(const GuestMemory& memory, DirtyBitmap& into) {
+  memory.vmm_dirty_log().TakeInto(into.words().data(), into.words().size());
+}
+
+void StopVmmDirtyLog(const GuestMemory& memory) {
+  memory.vmm_dirty_log().Stop();
+}
+
 }  // namespace ferry::migration

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "machine/guest_memory.h"
 
 namespace ferry::migration {
 
@@ -42,5 +43,12 @@ class DirtyTracker {
   // re-arms tracking for them: a write after this call shows up next time.
   virtual Result<DirtyBitmap> Collect() = 0;
 };
+
+// DirtyTracker = KVM's log OR the VMM's own: every tracker calls these.
+// StartVmmDirtyLog when tracking starts (before its first Collect),
+// MergeVmmDirtyLog into each bitmap it returns, StopVmmDirtyLog when it ends.
+void StartVmmDirtyLog(const GuestMemory& memory);
+void MergeVmmDirtyLog(const GuestMemory& memory, DirtyBitmap& into);
+void StopVmmDirtyLog(const GuestMemory& memory);
 
 }  // namespace ferry::migration

@@ -32,7 +32,7 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
   }
   RETURN_IF_ERROR(SendAccept(writer_, MonotonicNs()));
 
-  state::DeviceSectionCollector devices(config.cpus);
+  state::DeviceSectionCollector devices(config);
   for (;;) {
     ASSIGN_OR_RETURN(state::SectionHeader header, reader_.NextHeader());
     auto type = static_cast<state::SectionType>(header.type);

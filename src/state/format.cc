@@ -24,6 +24,8 @@ constexpr SectionKind kKinds[] = {
     {SectionType::kReady, "ready", 1, kSmall},
     {SectionType::kGo, "go", 1, kSmall},
     {SectionType::kRunning, "running", 1, kSmall},
+    {SectionType::kVirtioPci, "virtio-pci", 1, kSmall},
+    {SectionType::kVirtioBlk, "virtio-blk", 1, kSmall},
     {SectionType::kDiskPlan, "disk-plan", 1, kSmall},
     {SectionType::kDiskResume, "disk-resume", 1, kPageBatch},
     {SectionType::kDiskChunks, "disk-chunks", 1, kPageBatch},

@@ -32,6 +32,8 @@ enum class SectionType : uint32_t {
   kReady = 11,      // receiver -> sender: everything arrived and is loaded
   kGo = 12,         // sender -> receiver: the sender will not run the VM again
   kRunning = 13,    // receiver -> sender: the VM runs here now
+  kVirtioPci = 14,  // one per virtio device, instance = device index (PCI slot - 1)
+  kVirtioBlk = 15,  // block device state, instance = its virtio-pci instance
   // Disks in migration (ids from 32 so device sections keep the small ones).
   kDiskPlan = 32,    // sender -> receiver: each disk, shared or copied
   kDiskResume = 33,  // receiver -> sender: what of each copied disk it already holds

@@ -10,7 +10,13 @@ constexpr size_t kMaxMsrs = 4096;
 constexpr size_t kMaxCmdline = 65536;
 
 // Field ids. Never reuse or renumber one: add new ids instead.
-enum MachineField : uint16_t { kMemoryBytes = 1, kCpus = 2, kCmdline = 3, kBaselineCpuid = 4 };
+enum MachineField : uint16_t {
+  kMemoryBytes = 1,
+  kCpus = 2,
+  kCmdline = 3,
+  kBaselineCpuid = 4,
+  kDevices = 5,
+};
 enum VcpuField : uint16_t {
   kRegs = 1,
   kSregs = 2,
@@ -83,6 +89,7 @@ Status WriteMachineConfig(SectionWriter& writer, const MachineConfig& config) {
   f.Put<uint32_t>(kCpus, config.cpus);
   f.PutString(kCmdline, config.cmdline);
   f.PutVector(kBaselineCpuid, config.cpuid);
+  if (!config.devices.empty()) f.PutVector(kDevices, config.devices);
   return writer.Write(SectionType::kMachine, 0, f.bytes());
 }
 
@@ -97,6 +104,10 @@ Result<MachineConfig> ReadMachineConfig(const Section& section) {
   ASSIGN_OR_RETURN(config.cpus, f.Get<uint32_t>(kCpus));
   ASSIGN_OR_RETURN(config.cmdline, f.GetString(kCmdline, kMaxCmdline));
   ASSIGN_OR_RETURN(config.cpuid, f.GetVector<kvm_cpuid_entry2>(kBaselineCpuid, kMaxCpuidEntries));
+  if (f.Has(kDevices)) {
+    ASSIGN_OR_RETURN(config.devices, f.GetVector<DeviceDescriptor>(kDevices, 31));
+    RETURN_IF_ERROR_CTX(CheckDeviceDescriptors(config.devices), "section 'machine'");
+  }
   if (config.cpus == 0 || config.cpus > 255) {
     return Error(ErrorCode::kCorrupt,
                  "section 'machine': " + std::to_string(config.cpus) + " vCPUs is out of range");
@@ -133,14 +144,22 @@ Status WriteDeviceSections(SectionWriter& writer, const MachineState& state) {
   serial.Put(kDll, s.dll);
   serial.Put(kDlm, s.dlm);
   serial.Put(kFcr, s.fcr);
-  return writer.Write(SectionType::kSerial, 0, serial.bytes());
+  RETURN_IF_ERROR(writer.Write(SectionType::kSerial, 0, serial.bytes()));
+  return WriteVirtioSections(writer, state.devices);
 }
 
 DeviceSectionCollector::DeviceSectionCollector(uint32_t cpus) : have_vcpu_(cpus, false) {
   state_.vcpus.resize(cpus);
 }
 
+DeviceSectionCollector::DeviceSectionCollector(const MachineConfig& config)
+    : DeviceSectionCollector(config.cpus) {
+  virtio_ = VirtioSectionCollector(config.devices);
+}
+
 Result<bool> DeviceSectionCollector::Take(const Section& section) {
+  ASSIGN_OR_RETURN(bool virtio, virtio_.Take(section));
+  if (virtio) return true;
   ASSIGN_OR_RETURN(FieldReader f, FieldReader::Parse(section.payload, section.name()));
   switch (static_cast<SectionType>(section.header.type)) {
     case SectionType::kVcpu: {
@@ -208,6 +227,10 @@ Result<MachineState> DeviceSectionCollector::Finish(MachineConfig config) {
                                         : nullptr;
   if (missing) {
     return Error(ErrorCode::kCorrupt, std::string("the state lacks section '") + missing + "'");
+  }
+  ASSIGN_OR_RETURN(state_.devices, virtio_.Finish());
+  if (state_.devices.size() != config.devices.size()) {
+    return Error(ErrorCode::kInternal, "device sections were collected without the device list");
   }
   state_.config = std::move(config);
   return std::move(state_);

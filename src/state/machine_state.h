@@ -12,6 +12,7 @@
 #include "base/result.h"
 #include "devices/serial.h"
 #include "state/stream.h"
+#include "state/virtio_state.h"
 
 namespace ferry::state {
 
@@ -22,6 +23,9 @@ struct MachineConfig {
   // The CPUID the guest was started with: the features any host that runs it
   // must offer. Carried unchanged from host to host.
   std::vector<kvm_cpuid_entry2> cpuid;
+  // The virtio devices in PCI slot order (slot 1 first); a receiver builds
+  // the same set. Older writers had none.
+  std::vector<DeviceDescriptor> devices = {};
 };
 
 struct VcpuState {
@@ -55,6 +59,7 @@ struct MachineState {
   ChipState chips;
   ClockState clock;
   SerialRegisters serial;
+  std::vector<VirtioDeviceState> devices;  // as config.devices
 };
 
 // The configuration first (a receiver checks it before any memory moves) ...
@@ -68,6 +73,8 @@ Status WriteDeviceSections(SectionWriter& writer, const MachineState& state);
 class DeviceSectionCollector {
  public:
   explicit DeviceSectionCollector(uint32_t cpus);
+  // Also expects the sections of the machine's devices.
+  explicit DeviceSectionCollector(const MachineConfig& config);
   // Returns true when `section` was a device section and was taken.
   Result<bool> Take(const Section& section);
   // Fails naming the first missing section.
@@ -76,6 +83,7 @@ class DeviceSectionCollector {
  private:
   MachineState state_;
   std::vector<bool> have_vcpu_;
+  VirtioSectionCollector virtio_{{}};
   bool have_chips_ = false, have_pit_ = false, have_clock_ = false, have_serial_ = false;
 };
 

@@ -91,7 +91,7 @@ Result<LoadedSnapshot> LoadSnapshot(const std::string& dir) {
   ASSIGN_OR_RETURN(Section first, reader.Next());
   Result<MachineConfig> config = ReadMachineConfig(first);
   if (!config.ok()) return std::move(config).error().WithContext(state_path);
-  DeviceSectionCollector collector(config->cpus);
+  DeviceSectionCollector collector(*config);
   bool have_memory = false;
   std::string memory_name;
   for (;;) {

@@ -15,10 +15,12 @@ Result<std::unique_ptr<KvmDirtyTracker>> KvmDirtyTracker::Start(Vm& vm, const Gu
   uint64_t largest = 0;
   for (const MemoryRegion& region : memory.regions()) largest = std::max(largest, region.size);
   tracker->slot_bits_.resize((largest / 4096 + 63) / 64);
+  migration::StartVmmDirtyLog(memory);
   return tracker;
 }
 
 KvmDirtyTracker::~KvmDirtyTracker() {
+  migration::StopVmmDirtyLog(memory_);
   (void)memory_.RegisterWith(vm_, 0);
 }
 
@@ -36,6 +38,7 @@ Result<migration::DirtyBitmap> KvmDirtyTracker::Collect() {
     std::copy(bits, bits + (pages + 63) / 64,
               dirty.words().begin() + static_cast<long>(first_word));
   }
+  migration::MergeVmmDirtyLog(memory_, dirty);
   return dirty;
 }
 

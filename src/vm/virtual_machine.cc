@@ -8,6 +8,7 @@
 #include "machine/cpu_setup.h"
 #include "machine/layout.h"
 #include "machine/vcpu_loop.h"
+#include "vm/device_set.h"
 #include "vm/kvm_dirty_tracker.h"
 #include "vm/throttle.h"
 
@@ -43,6 +44,9 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
                    machine->vcpus_[0].GetMsrs(machine->msr_indices_));
   machine->msr_indices_.clear();
   for (const kvm_msr_entry& msr : readable) machine->msr_indices_.push_back(msr.index);
+  ASSIGN_OR_RETURN(machine->devices_,
+                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.rng));
+  machine->device_descriptors_ = machine->devices_->descriptors();
   RETURN_IF_ERROR(machine->WireDevices());
   return machine;
 }
@@ -63,6 +67,7 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Prepare(const VmConfig& 
   prepared.cpus = machine.cpus;
   prepared.memory_bytes = machine.memory_bytes;
   prepared.cmdline = machine.cmdline;
+  ASSIGN_OR_RETURN(prepared.rng, DeviceSet::MatchSaved(config.disks, machine.devices));
   if (memory.ram_bytes() != machine.memory_bytes) {
     return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
                                           " but the machine had " +
@@ -85,7 +90,7 @@ Status VirtualMachine::LoadState(const state::MachineState& saved) {
   guest_cpuid_ = saved.config.cpuid;
   RETURN_IF_ERROR_CTX(RestoreChips(saved), "restoring the interrupt controllers");
   serial_.Restore(saved.serial);
-  return OkStatus();
+  return devices_->Restore(saved.devices);
 }
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Restore(const VmConfig& config,
@@ -136,7 +141,7 @@ Status VirtualMachine::CreateVcpus() {
 Status VirtualMachine::WireDevices() {
   RETURN_IF_ERROR(ports_.Register(kCom1Base, kSerialPorts, &serial_, "COM1"));
   RETURN_IF_ERROR(ports_.Register(kExitPort, kExitPortWidth, &exit_port_, "exit port"));
-  return OkStatus();
+  return devices_->Wire(ports_, mmio_);
 }
 
 Status VirtualMachine::Start() {
@@ -144,6 +149,7 @@ Status VirtualMachine::Start() {
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
   InstallVcpuKickHandler();
   started_ns_ = MonotonicNs();
+  devices_->Resume();
   VcpuBuses buses{&ports_, &mmio_};
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
@@ -157,6 +163,7 @@ Status VirtualMachine::Pause() {
   if (gate_->stopping()) state_ = VmState::kStopped;
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kPaused));
   gate_->Pause();
+  devices_->Pause();  // after the vCPUs: no new notifications; requests in flight finish
   state_ = VmState::kPaused;
   return OkStatus();
 }
@@ -165,6 +172,7 @@ Status VirtualMachine::Resume() {
   std::lock_guard lock(state_mu_);
   if (gate_->stopping()) state_ = VmState::kStopped;
   RETURN_IF_ERROR(CheckTransition(state_, VmState::kRunning));
+  devices_->Resume();
   gate_->Resume();
   state_ = VmState::kRunning;
   return OkStatus();
@@ -228,6 +236,7 @@ Result<state::MachineState> VirtualMachine::CaptureState() const {
   ASSIGN_OR_RETURN(saved.clock.clock, vm_.GetClock());
   saved.clock.realtime_ns = RealtimeNs();
   saved.serial = serial_.Save();
+  saved.devices = devices_->Save();
   return saved;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "devices/block/raw_disk.h"
 #include "devices/console.h"
 #include "devices/exit_port.h"
 #include "devices/serial.h"
@@ -29,6 +30,8 @@ struct VmConfig {
   uint64_t memory_bytes = 512ull << 20;
   uint32_t cpus = 1;
   std::string console = "stdio";
+  std::vector<DiskSpec> disks;  // virtio-blk devices, in PCI slot order
+  bool rng = false;             // a virtio-rng device after the disks
 };
 
 struct VmInfo {
@@ -73,7 +76,7 @@ class VirtualMachine final : public migration::MigratableVm {
   // The complete machine state; the VM must be paused.
   Result<state::MachineState> CaptureState() const override;
   state::MachineConfig machine_config() const override {
-    return {config_.memory_bytes, config_.cpus, config_.cmdline, guest_cpuid_};
+    return {config_.memory_bytes, config_.cpus, config_.cmdline, guest_cpuid_, device_descriptors_};
   }
   const GuestMemory& memory() const override { return memory_; }
   Result<std::unique_ptr<migration::DirtyTracker>> StartDirtyTracking() override;
@@ -104,6 +107,8 @@ class VirtualMachine final : public migration::MigratableVm {
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 
+  std::unique_ptr<class DeviceSet> devices_;  // vm/device_set.h
+  std::vector<state::DeviceDescriptor> device_descriptors_;
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
 

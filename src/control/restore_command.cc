@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
+#include "control/net_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "state/snapshot_dir.h"
@@ -13,7 +14,7 @@ namespace ferry {
 namespace {
 
 constexpr const char* kRestoreHelp =
-    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]...
+    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]... [--net SPEC]...
 
 Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
 snapshot is not changed, so it can be restored again.
@@ -22,11 +23,14 @@ snapshot is not changed, so it can be restored again.
   --disk PATH[,readonly]
                    the images of the saved VM's disks, one per disk, in the
                    order ferry run had them (the rng comes back by itself)
+  --net tap=NAME   the TAP of each of the saved VM's NICs, in order; the MAC
+                   comes from the snapshot (mac= must match it if given).
+                   The NICs announce the MAC (RARP) once the VM runs.
 Exit status as for ferry run.
 )";
 
 const std::vector<OptionSpec> kRestoreOptions = {
-    {"console", true}, {"api", true}, {"help", false}, {"disk", true, true}};
+    {"console", true}, {"api", true}, {"help", false}, {"disk", true, true}, {"net", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
@@ -49,6 +53,8 @@ int RestoreCommand(std::span<char* const> args) {
   const std::string& dir = options->positional()[0];
   Result<std::vector<DiskSpec>> disks = ParseDiskOptions(options->All("disk"));
   if (!disks.ok()) return Fail(disks.error());
+  Result<std::vector<NetSpec>> nets = ParseNetOptions(options->All("net"));
+  if (!nets.ok()) return Fail(nets.error());
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());
@@ -60,6 +66,7 @@ int RestoreCommand(std::span<char* const> args) {
   VmConfig config;
   config.console = options->Get("console", "stdio");
   config.disks = std::move(*disks);
+  config.nets = std::move(*nets);
   Result<std::unique_ptr<VirtualMachine>> vm =
       VirtualMachine::Restore(config, snapshot->machine, std::move(*memory));
   if (!vm.ok()) return Fail(vm.error());

@@ -44,8 +44,8 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
                    machine->vcpus_[0].GetMsrs(machine->msr_indices_));
   machine->msr_indices_.clear();
   for (const kvm_msr_entry& msr : readable) machine->msr_indices_.push_back(msr.index);
-  ASSIGN_OR_RETURN(machine->devices_,
-                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.rng));
+  ASSIGN_OR_RETURN(machine->devices_, DeviceSet::Create(machine->vm_, machine->memory_,
+                                                        config.disks, config.nets, config.rng));
   machine->device_descriptors_ = machine->devices_->descriptors();
   RETURN_IF_ERROR(machine->WireDevices());
   return machine;
@@ -67,7 +67,7 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Prepare(const VmConfig& 
   prepared.cpus = machine.cpus;
   prepared.memory_bytes = machine.memory_bytes;
   prepared.cmdline = machine.cmdline;
-  ASSIGN_OR_RETURN(prepared.rng, DeviceSet::MatchSaved(config.disks, machine.devices));
+  ASSIGN_OR_RETURN(prepared.rng, DeviceSet::MatchSaved(config.disks, config.nets, machine.devices));
   if (memory.ram_bytes() != machine.memory_bytes) {
     return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
                                           " but the machine had " +
@@ -90,7 +90,9 @@ Status VirtualMachine::LoadState(const state::MachineState& saved) {
   guest_cpuid_ = saved.config.cpuid;
   RETURN_IF_ERROR_CTX(RestoreChips(saved), "restoring the interrupt controllers");
   serial_.Restore(saved.serial);
-  return devices_->Restore(saved.devices);
+  RETURN_IF_ERROR(devices_->Restore(saved.devices));
+  announce_on_start_ = true;
+  return OkStatus();
 }
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Restore(const VmConfig& config,
@@ -154,6 +156,7 @@ Status VirtualMachine::Start() {
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
   }
+  if (announce_on_start_) devices_->AnnounceNics();
   state_ = VmState::kRunning;
   return OkStatus();
 }

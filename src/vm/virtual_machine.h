@@ -14,6 +14,7 @@
 #include "devices/console.h"
 #include "devices/exit_port.h"
 #include "devices/serial.h"
+#include "devices/virtio/net.h"
 #include "kvm/kvm.h"
 #include "machine/guest_memory.h"
 #include "machine/io_bus.h"
@@ -31,7 +32,8 @@ struct VmConfig {
   uint32_t cpus = 1;
   std::string console = "stdio";
   std::vector<DiskSpec> disks;  // virtio-blk devices, in PCI slot order
-  bool rng = false;             // a virtio-rng device after the disks
+  std::vector<NetSpec> nets;    // virtio-net devices, after the disks
+  bool rng = false;             // a virtio-rng device after the disks and NICs
 };
 
 struct VmInfo {
@@ -111,6 +113,9 @@ class VirtualMachine final : public migration::MigratableVm {
   std::vector<state::DeviceDescriptor> device_descriptors_;
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
+  // Loaded from saved state (restore, migration): the NICs announce the
+  // guest's MAC when it starts running here.
+  bool announce_on_start_ = false;
 
   mutable std::mutex state_mu_;  // guards state_ transitions
   VmState state_ = VmState::kCreated;

@@ -149,11 +149,4 @@ void DeviceSet::AnnounceNics() {
   }
 }
 
-bool DeviceSet::has_nics() const {
-  for (const Entry& e : entries_) {
-    if (e.net) return true;
-  }
-  return false;
-}
-
 }  // namespace ferry

@@ -52,7 +52,6 @@ class DeviceSet {
   // Each NIC announces the guest's MAC on its TAP (after a restore or a
   // migration, so that bridges learn the new port at once).
   void AnnounceNics();
-  bool has_nics() const;
 
  private:
   explicit DeviceSet(Vm& vm) : router_(vm) {}

@@ -6,6 +6,7 @@
 #include "base/units.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
+#include "control/net_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "devices/virtio/virtio_spec.h"
@@ -29,12 +30,16 @@ receives it and runs it (then behaves like ferry run).
                            the source's order: the copy's target with --copy-storage
                            (a new file, or an unfinished copy to resume); with shared
                            storage the image (default: the source's path)
+  --net tap=NAME           the TAP of each of the incoming VM's NICs, in order;
+                           the MAC comes with the VM (mac= must match it if
+                           given). The NICs announce the MAC (RARP) once the
+                           VM runs here.
 Exit status as for ferry run; 240 when nothing was received and nothing ran.
 )";
 
 const std::vector<OptionSpec> kReceiveOptions = {
-    {"listen", true},         {"console", true}, {"api", true},       {"timeout", true},
-    {"dirty-tracking", true}, {"help", false},   {"disk", true, true}};
+    {"listen", true},         {"console", true}, {"api", true},        {"timeout", true},
+    {"dirty-tracking", true}, {"help", false},   {"disk", true, true}, {"net", true, true}};
 
 bool HasDisks(const state::MachineConfig& machine) {
   for (const state::DeviceDescriptor& d : machine.devices) {
@@ -77,6 +82,9 @@ int ReceiveCommand(std::span<char* const> args) {
   if (!disk_specs.ok()) return Fail(disk_specs.error());
   config.disks = std::move(*disk_specs);
   config.defer_disk_locks = true;  // the source holds them until `go`
+  Result<std::vector<NetSpec>> nets = ParseNetOptions(options->All("net"));
+  if (!nets.ok()) return Fail(nets.error());
+  config.nets = std::move(*nets);
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());

@@ -4,6 +4,7 @@
 #include "base/clock.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
+#include "control/net_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "state/snapshot_dir.h"
@@ -13,7 +14,7 @@ namespace ferry {
 namespace {
 
 constexpr const char* kRestoreHelp =
-    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]...
+    R"(usage: ferry restore DIR [--console SPEC] [--api PATH] [--disk SPEC]... [--net SPEC]...
                           [--dirty-tracking log|ring]
 
 Runs the VM saved in DIR (by ferry snapshot) from where it stopped. The
@@ -23,15 +24,16 @@ snapshot is not changed, so it can be restored again.
   --disk PATH[,readonly]
                    the images of the saved VM's disks, one per disk, in the
                    order ferry run had them (the rng comes back by itself)
+  --net tap=NAME   the TAP of each of the saved VM's NICs, in order; the MAC
+                   comes from the snapshot (mac= must match it if given).
+                   The NICs announce the MAC (RARP) once the VM runs.
   --dirty-tracking log (default) or ring[:ENTRIES]: as for ferry run
 Exit status as for ferry run.
 )";
 
-const std::vector<OptionSpec> kRestoreOptions = {{"console", true},
-                                                 {"api", true},
-                                                 {"dirty-tracking", true},
-                                                 {"help", false},
-                                                 {"disk", true, true}};
+const std::vector<OptionSpec> kRestoreOptions = {{"console", true},        {"api", true},
+                                                 {"dirty-tracking", true}, {"help", false},
+                                                 {"disk", true, true},     {"net", true, true}};
 
 int Fail(const Error& error) {
   std::fprintf(stderr, "ferry restore: %s\n", error.message().c_str());
@@ -63,6 +65,9 @@ int RestoreCommand(std::span<char* const> args) {
     if (!tracking.ok()) return Fail(tracking.error());
     config.dirty_tracking = *tracking;
   }
+  Result<std::vector<NetSpec>> nets = ParseNetOptions(options->All("net"));
+  if (!nets.ok()) return Fail(nets.error());
+  config.nets = std::move(*nets);
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());

@@ -5,6 +5,7 @@
 #include "base/units.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
+#include "control/net_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "vm/virtual_machine.h"
@@ -24,6 +25,11 @@ constexpr const char* kRunHelp = R"(usage: ferry run --kernel PATH [options]
                        a raw disk image as a virtio-blk device; repeat for more
                        (PCI slots 1.. in this order). The image is locked: one
                        writer, or any number of read-only users.
+  --net tap=NAME[,mac=MAC]
+                       a virtio-net device on TAP interface NAME (created if
+                       missing); repeat for more (after the disks). Without
+                       mac= a 52:54:00:xx:xx:xx address is generated, and it
+                       stays with the VM through snapshots and migrations.
   --rng                a virtio-rng device fed from getrandom(2)
   --dirty-tracking M   how live migration finds written pages: log (KVM's dirty
                        bitmap, default) or ring (KVM's dirty ring; ring:ENTRIES per vCPU)
@@ -37,7 +43,7 @@ const std::vector<OptionSpec> kRunOptions = {
     {"kernel", true},         {"cmdline", true},    {"memory", true},
     {"cpus", true},           {"console", true},    {"api", true},
     {"help", false},          {"disk", true, true}, {"rng", false},
-    {"dirty-tracking", true},
+    {"dirty-tracking", true}, {"net", true, true},
 };
 
 int Fail(const Error& error) {
@@ -59,6 +65,7 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   config.console = options.Get("console", "stdio");
   ASSIGN_OR_RETURN(config.disks, ParseDiskOptions(options.All("disk")));
   RETURN_IF_ERROR(RefuseUnfinishedCopies(config.disks));
+  ASSIGN_OR_RETURN(config.nets, ParseNetOptions(options.All("net")));
   config.rng = options.Has("rng");
   if (options.Has("dirty-tracking")) {
     ASSIGN_OR_RETURN(config.dirty_tracking, ParseDirtyTracking(options.Get("dirty-tracking")));

@@ -26,6 +26,7 @@ constexpr SectionKind kKinds[] = {
     {SectionType::kRunning, "running", 1, kSmall},
     {SectionType::kVirtioPci, "virtio-pci", 1, kSmall},
     {SectionType::kVirtioBlk, "virtio-blk", 1, kSmall},
+    {SectionType::kVirtioNet, "virtio-net", 1, kSmall},
     {SectionType::kDiskPlan, "disk-plan", 1, kSmall},
     {SectionType::kDiskResume, "disk-resume", 1, kPageBatch},
     {SectionType::kDiskChunks, "disk-chunks", 1, kPageBatch},

@@ -34,11 +34,12 @@ enum class SectionType : uint32_t {
   kRunning = 13,    // receiver -> sender: the VM runs here now
   kVirtioPci = 14,  // one per virtio device, instance = device index (PCI slot - 1)
   kVirtioBlk = 15,  // block device state, instance = its virtio-pci instance
+  kVirtioNet = 16,  // network device state, instance = its virtio-pci instance
   // Disks in migration (ids from 32 so device sections keep the small ones).
   kDiskPlan = 32,    // sender -> receiver: each disk, shared or copied
   kDiskResume = 33,  // receiver -> sender: what of each copied disk it already holds
   kDiskChunks = 34,  // sender -> receiver: a batch of disk chunks, instance = disk
-  kEnd = 0xffff,    // last section: the stream is complete
+  kEnd = 0xffff,     // last section: the stream is complete
 };
 
 struct SectionKind {

@@ -28,6 +28,7 @@ enum VirtioPciField : uint16_t {
   kMsixPending = 14,
 };
 enum VirtioBlkField : uint16_t { kCapacitySectors = 1, kReadOnly = 2, kSerial = 3 };
+enum VirtioNetField : uint16_t { kMac = 1, kLinkStatus = 2, kNetFeatures = 3 };
 
 Error Corrupt(const Section& section, const std::string& what) {
   return Error(ErrorCode::kCorrupt, "section '" + section.name() + "' (instance " +
@@ -56,6 +57,25 @@ Result<VirtioPciState> ReadTransport(const FieldReader& f) {
   return s;
 }
 
+Status WriteNetSection(SectionWriter& writer, uint16_t instance, const NetState& n) {
+  FieldWriter f;
+  f.PutBytes(kMac, n.mac);
+  f.Put(kLinkStatus, n.status);
+  f.Put(kNetFeatures, n.features);
+  return writer.Write(SectionType::kVirtioNet, instance, f.bytes());
+}
+
+Result<NetState> ReadNetSection(const FieldReader& f, const Section& section) {
+  NetState n;
+  ASSIGN_OR_RETURN(std::vector<uint8_t> mac, f.GetVector<uint8_t>(kMac, 6));
+  if (mac.size() != 6) return Corrupt(section, "the MAC is not 6 bytes");
+  if (mac[0] & 1) return Corrupt(section, "the MAC is a multicast address");
+  std::copy(mac.begin(), mac.end(), n.mac.begin());
+  ASSIGN_OR_RETURN(n.status, f.Get<uint16_t>(kLinkStatus));
+  ASSIGN_OR_RETURN(n.features, f.Get<uint64_t>(kNetFeatures));
+  return n;
+}
+
 }  // namespace
 
 Status CheckDeviceDescriptors(const std::vector<DeviceDescriptor>& devices) {
@@ -64,7 +84,7 @@ Status CheckDeviceDescriptors(const std::vector<DeviceDescriptor>& devices) {
   }
   for (const DeviceDescriptor& d : devices) {
     bool block = d.type == virtio::kDeviceBlock;
-    if (!block && d.type != virtio::kDeviceRng) {
+    if (!block && d.type != virtio::kDeviceRng && d.type != virtio_net::kDeviceNet) {
       return Error(ErrorCode::kCorrupt, "the machine has a device of unknown type " +
                                             std::to_string(d.type) + " (a newer ferry?)");
     }
@@ -94,6 +114,10 @@ Status WriteVirtioSections(SectionWriter& writer, const std::vector<VirtioDevice
     f.Put(kMsixPending, s.msix.pending);
     auto instance = static_cast<uint16_t>(i);
     RETURN_IF_ERROR(writer.Write(SectionType::kVirtioPci, instance, f.bytes()));
+    if (s.device_type == virtio_net::kDeviceNet) {
+      RETURN_IF_ERROR(WriteNetSection(writer, instance, devices[i].net));
+      continue;
+    }
     if (s.device_type != virtio::kDeviceBlock) continue;
     const BlockState& b = devices[i].block;
     FieldWriter blk;
@@ -109,11 +133,15 @@ VirtioSectionCollector::VirtioSectionCollector(std::vector<DeviceDescriptor> exp
     : expected_(std::move(expected)),
       devices_(expected_.size()),
       have_transport_(expected_.size(), false),
-      have_block_(expected_.size(), false) {}
+      have_block_(expected_.size(), false),
+      have_net_(expected_.size(), false) {}
 
 Result<bool> VirtioSectionCollector::Take(const Section& section) {
   auto type = static_cast<SectionType>(section.header.type);
-  if (type != SectionType::kVirtioPci && type != SectionType::kVirtioBlk) return false;
+  if (type != SectionType::kVirtioPci && type != SectionType::kVirtioBlk &&
+      type != SectionType::kVirtioNet) {
+    return false;
+  }
   uint16_t index = section.header.instance;
   if (index >= expected_.size()) {
     return Corrupt(section, "the machine lists " + std::to_string(expected_.size()) + " devices");
@@ -126,6 +154,15 @@ Result<bool> VirtioSectionCollector::Take(const Section& section) {
       return Corrupt(section, "device type differs from the machine's device list");
     }
     have_transport_[index] = true;
+    return true;
+  }
+  if (type == SectionType::kVirtioNet) {
+    if (expected_[index].type != virtio_net::kDeviceNet) {
+      return Corrupt(section, "not a network device");
+    }
+    if (have_net_[index]) return Corrupt(section, "appears twice");
+    ASSIGN_OR_RETURN(devices_[index].net, ReadNetSection(f, section));
+    have_net_[index] = true;
     return true;
   }
   if (expected_[index].type != virtio::kDeviceBlock) return Corrupt(section, "not a block device");
@@ -151,6 +188,10 @@ Result<std::vector<VirtioDeviceState>> VirtioSectionCollector::Finish() {
     if (expected_[i].type == virtio::kDeviceBlock && !have_block_[i]) {
       return Error(ErrorCode::kCorrupt,
                    "the state lacks section 'virtio-blk' for device " + std::to_string(i));
+    }
+    if (expected_[i].type == virtio_net::kDeviceNet && !have_net_[i]) {
+      return Error(ErrorCode::kCorrupt,
+                   "the state lacks section 'virtio-net' for device " + std::to_string(i));
     }
   }
   return std::move(devices_);

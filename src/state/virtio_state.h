@@ -1,7 +1,8 @@
 // The virtio devices' state sections (docs/state-format.md): one
 // 'virtio-pci' section per device (instance = the device's index in PCI slot
 // order, 0 = slot 1) and, for block devices, a 'virtio-blk' section with the
-// same instance. The machine section lists the devices (DeviceDescriptor) so
+// same instance, and for network devices a 'virtio-net' section likewise.
+// The machine section lists the devices (DeviceDescriptor) so
 // that a receiver builds the same set before any state arrives.
 #pragma once
 
@@ -10,6 +11,7 @@
 
 #include "base/result.h"
 #include "devices/virtio/block.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/virtio_pci_state.h"
 #include "state/stream.h"
 
@@ -17,7 +19,7 @@ namespace ferry::state {
 
 struct DeviceDescriptor {
   static constexpr uint32_t kReadOnly = 1;
-  uint32_t type = 0;   // virtio device type: 2 block, 4 rng
+  uint32_t type = 0;   // virtio device type: 1 net, 2 block, 4 rng
   uint32_t flags = 0;  // kReadOnly for a read-only disk
 };
 static_assert(sizeof(DeviceDescriptor) == 8);
@@ -25,6 +27,7 @@ static_assert(sizeof(DeviceDescriptor) == 8);
 struct VirtioDeviceState {
   VirtioPciState transport;
   BlockState block;  // block devices only
+  NetState net;      // network devices only
 };
 
 // Devices a ferry knows how to build; others are refused by the loader.
@@ -45,6 +48,7 @@ class VirtioSectionCollector {
   std::vector<VirtioDeviceState> devices_;
   std::vector<bool> have_transport_;
   std::vector<bool> have_block_;
+  std::vector<bool> have_net_;
 };
 
 }  // namespace ferry::state

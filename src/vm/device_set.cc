@@ -7,7 +7,8 @@
 namespace ferry {
 
 Result<std::unique_ptr<DeviceSet>> DeviceSet::Create(Vm& vm, GuestMemory& memory,
-                                                     const std::vector<DiskSpec>& disks, bool rng,
+                                                     const std::vector<DiskSpec>& disks,
+                                                     const std::vector<NetSpec>& nets, bool rng,
                                                      bool lock_disks) {
   std::unique_ptr<DeviceSet> set(new DeviceSet(vm));
   for (size_t i = 0; i < disks.size(); ++i) {
@@ -17,6 +18,18 @@ Result<std::unique_ptr<DeviceSet>> DeviceSet::Create(Vm& vm, GuestMemory& memory
     RETURN_IF_ERROR(set->Add(vm, memory, std::move(block), raw, "virtio-blk" + std::to_string(i)));
     set->descriptors_.push_back(
         {virtio::kDeviceBlock, disks[i].read_only ? state::DeviceDescriptor::kReadOnly : 0u});
+  }
+  for (size_t i = 0; i < nets.size(); ++i) {
+    Result<Tap> tap = Tap::Open(nets[i].tap);
+    if (!tap.ok()) return std::move(tap).error().WithContext("--net tap=" + nets[i].tap);
+    // A MAC left out is generated once; the device state then carries it.
+    MacAddress mac = nets[i].mac.value_or(RandomLocalMac());
+    auto net = std::make_unique<VirtioNet>(std::move(*tap), mac, nets[i].mac.has_value());
+    VirtioNet* raw = net.get();
+    RETURN_IF_ERROR(
+        set->Add(vm, memory, std::move(net), nullptr, "virtio-net" + std::to_string(i)));
+    set->entries_.back().net = raw;
+    set->descriptors_.push_back({virtio_net::kDeviceNet, 0});
   }
   if (rng) {
     RETURN_IF_ERROR(set->Add(vm, memory, std::make_unique<VirtioRng>(), nullptr, "virtio-rng"));
@@ -43,15 +56,23 @@ Status DeviceSet::Add(Vm& vm, GuestMemory& memory, std::unique_ptr<VirtioDevice>
 }
 
 Result<bool> DeviceSet::MatchSaved(const std::vector<DiskSpec>& disks,
+                                   const std::vector<NetSpec>& nets,
                                    const std::vector<state::DeviceDescriptor>& saved) {
   size_t saved_disks = 0;
+  size_t saved_nets = 0;
   bool rng = false;
+  // ferry builds disks first, then NICs, then the rng: anything else is not ours.
+  auto rank = [](uint32_t type) {
+    return type == virtio::kDeviceBlock ? 0 : type == virtio_net::kDeviceNet ? 1 : 2;
+  };
+  int last_rank = 0;
   for (const state::DeviceDescriptor& d : saved) {
     bool block = d.type == virtio::kDeviceBlock;
-    // ferry builds disks first, then the rng: anything else is not ours.
-    if ((block && rng) || (!block && d.type != virtio::kDeviceRng) || (!block && rng)) {
+    bool known = block || d.type == virtio_net::kDeviceNet || d.type == virtio::kDeviceRng;
+    if (!known || rank(d.type) < last_rank || rng) {
       return Error(ErrorCode::kCorrupt, "the saved machine's devices are in an unknown order");
     }
+    last_rank = rank(d.type);
     if (block) {
       if (saved_disks < disks.size()) {
         bool read_only = (d.flags & state::DeviceDescriptor::kReadOnly) != 0;
@@ -64,6 +85,8 @@ Result<bool> DeviceSet::MatchSaved(const std::vector<DiskSpec>& disks,
         }
       }
       ++saved_disks;
+    } else if (d.type == virtio_net::kDeviceNet) {
+      ++saved_nets;
     } else {
       rng = true;
     }
@@ -73,6 +96,12 @@ Result<bool> DeviceSet::MatchSaved(const std::vector<DiskSpec>& disks,
                  "the saved VM has " + std::to_string(saved_disks) + " disk(s) but " +
                      std::to_string(disks.size()) +
                      " --disk given: give one --disk per disk, in the original order");
+  }
+  if (saved_nets != nets.size()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "the saved VM has " + std::to_string(saved_nets) + " NIC(s) but " +
+                     std::to_string(nets.size()) +
+                     " --net given: give one --net tap=NAME per NIC, in the original order");
   }
   return rng;
 }
@@ -125,6 +154,7 @@ std::vector<state::VirtioDeviceState> DeviceSet::Save() {
     state::VirtioDeviceState s;
     s.transport = e.transport->Save();
     if (e.block) s.block = e.block->Save();
+    if (e.net) s.net = e.net->Save();
     saved.push_back(std::move(s));
   }
   return saved;
@@ -137,9 +167,16 @@ Status DeviceSet::Restore(const std::vector<state::VirtioDeviceState>& saved) {
   }
   for (size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].block) RETURN_IF_ERROR(entries_[i].block->Restore(saved[i].block));
+    if (entries_[i].net) RETURN_IF_ERROR(entries_[i].net->Restore(saved[i].net));
     RETURN_IF_ERROR(entries_[i].transport->Restore(saved[i].transport));
   }
   return OkStatus();
+}
+
+void DeviceSet::AnnounceNics() {
+  for (Entry& e : entries_) {
+    if (e.net) e.net->Announce();
+  }
 }
 
 }  // namespace ferry

@@ -1,5 +1,6 @@
 // The VM's PCI devices: the bus (host bridge at 00:00.0), then one virtio-blk
-// per --disk in the order given (slots 1..), then virtio-rng if asked for.
+// per --disk in the order given (slots 1..), then one virtio-net per --net,
+// then virtio-rng if asked for.
 // Owns the devices, their transports, worker threads and interrupt plumbing,
 // and gives the VM one place to pause, resume, save and restore them.
 #pragma once
@@ -11,6 +12,7 @@
 #include "devices/interrupts.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/virtio/block.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/virtio_pci.h"
 #include "kvm/vm.h"
 #include "machine/guest_memory.h"
@@ -30,11 +32,13 @@ class DeviceSet {
   // `lock_disks` false: the images are opened but locked only by
   // ClaimDisks (a migration destination, while the source still holds them).
   static Result<std::unique_ptr<DeviceSet>> Create(Vm& vm, GuestMemory& memory,
-                                                   const std::vector<DiskSpec>& disks, bool rng,
+                                                   const std::vector<DiskSpec>& disks,
+                                                   const std::vector<NetSpec>& nets, bool rng,
                                                    bool lock_disks = true);
-  // For restore and receive: checks that `disks` fit the saved machine's
-  // devices (count, order, read-only) and returns whether it had an rng.
+  // For restore and receive: checks that `disks` and `nets` fit the saved
+  // machine's devices (count, order, read-only) and returns whether it had an rng.
   static Result<bool> MatchSaved(const std::vector<DiskSpec>& disks,
+                                 const std::vector<NetSpec>& nets,
                                  const std::vector<state::DeviceDescriptor>& saved);
 
   // Config ports on `ports`, every BAR on `mmio` (from the MMIO hole's start).
@@ -56,6 +60,9 @@ class DeviceSet {
   const std::vector<state::DeviceDescriptor>& descriptors() const { return descriptors_; }
   std::vector<state::VirtioDeviceState> Save();
   Status Restore(const std::vector<state::VirtioDeviceState>& saved);
+  // Each NIC announces the guest's MAC on its TAP (after a restore or a
+  // migration, so that bridges learn the new port at once).
+  void AnnounceNics();
 
  private:
   explicit DeviceSet(Vm& vm) : router_(vm) {}
@@ -65,6 +72,7 @@ class DeviceSet {
   struct Entry {
     std::unique_ptr<VirtioDevice> device;
     VirtioBlock* block = nullptr;  // the same device, when it is a disk
+    VirtioNet* net = nullptr;      // the same device, when it is a NIC
     std::unique_ptr<KvmInterrupts> interrupts;
     std::unique_ptr<VirtioPciTransport> transport;  // last: its worker stops first
   };

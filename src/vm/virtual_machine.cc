@@ -65,8 +65,8 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
   machine->msr_indices_.clear();
   for (const kvm_msr_entry& msr : readable) machine->msr_indices_.push_back(msr.index);
   ASSIGN_OR_RETURN(machine->devices_,
-                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.rng,
-                                     !config.defer_disk_locks));
+                   DeviceSet::Create(machine->vm_, machine->memory_, config.disks, config.nets,
+                                     config.rng, !config.defer_disk_locks));
   machine->device_descriptors_ = machine->devices_->descriptors();
   RETURN_IF_ERROR(machine->WireDevices());
   return machine;
@@ -88,7 +88,7 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Prepare(const VmConfig& 
   prepared.cpus = machine.cpus;
   prepared.memory_bytes = machine.memory_bytes;
   prepared.cmdline = machine.cmdline;
-  ASSIGN_OR_RETURN(prepared.rng, DeviceSet::MatchSaved(config.disks, machine.devices));
+  ASSIGN_OR_RETURN(prepared.rng, DeviceSet::MatchSaved(config.disks, config.nets, machine.devices));
   if (memory.ram_bytes() != machine.memory_bytes) {
     return Error(ErrorCode::kCorrupt, "memory image is " + FormatSize(memory.ram_bytes()) +
                                           " but the machine had " +
@@ -111,7 +111,9 @@ Status VirtualMachine::LoadState(const state::MachineState& saved) {
   guest_cpuid_ = saved.config.cpuid;
   RETURN_IF_ERROR_CTX(RestoreChips(saved), "restoring the interrupt controllers");
   serial_.Restore(saved.serial);
-  return devices_->Restore(saved.devices);
+  RETURN_IF_ERROR(devices_->Restore(saved.devices));
+  announce_on_start_ = true;
+  return OkStatus();
 }
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Restore(const VmConfig& config,
@@ -187,6 +189,7 @@ Status VirtualMachine::StartThreads(VmState state) {
   for (size_t i = 0; i < vcpus_.size(); ++i) {
     threads_.emplace_back([this, i, buses] { RunVcpuLoop(vcpus_[i], i, *gate_, buses); });
   }
+  if (state == VmState::kRunning) AnnounceIfMoved();
   state_ = state;
   return OkStatus();
 }
@@ -209,8 +212,15 @@ Status VirtualMachine::Resume() {
   if (devices_->disks_released()) RETURN_IF_ERROR(devices_->ClaimDisks());
   devices_->Resume();
   gate_->Resume();
+  AnnounceIfMoved();  // a parked migration destination runs for the first time
   state_ = VmState::kRunning;
   return OkStatus();
+}
+
+void VirtualMachine::AnnounceIfMoved() {
+  if (!announce_on_start_) return;
+  announce_on_start_ = false;
+  devices_->AnnounceNics();
 }
 
 void VirtualMachine::RequestStop(StopReason reason) {

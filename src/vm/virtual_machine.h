@@ -14,6 +14,7 @@
 #include "devices/console.h"
 #include "devices/exit_port.h"
 #include "devices/serial.h"
+#include "devices/virtio/net.h"
 #include "kvm/kvm.h"
 #include "machine/guest_memory.h"
 #include "machine/io_bus.h"
@@ -31,9 +32,10 @@ struct VmConfig {
   uint64_t memory_bytes = 512ull << 20;
   uint32_t cpus = 1;
   std::string console = "stdio";
-  std::vector<DiskSpec> disks;    // virtio-blk devices, in PCI slot order
-  bool rng = false;               // a virtio-rng device after the disks
-  bool defer_disk_locks = false;  // a migration destination: ClaimDisks() after `go`
+  std::vector<DiskSpec> disks;         // virtio-blk devices, in PCI slot order
+  std::vector<NetSpec> nets;           // virtio-net devices, after the disks
+  bool rng = false;                    // a virtio-rng device after the disks and NICs
+  bool defer_disk_locks = false;       // a migration destination: ClaimDisks() after `go`
   DirtyTrackingChoice dirty_tracking;  // fixed for the VM's life (the ring predates the vCPUs)
 };
 
@@ -125,12 +127,16 @@ class VirtualMachine final : public migration::MigratableVm {
   std::unique_ptr<RunGate> gate_;
   std::vector<std::thread> threads_;
 
-  std::unique_ptr<class DeviceSet> devices_;  // vm/device_set.h
+  std::unique_ptr<class DeviceSet> devices_;                   // vm/device_set.h
   std::vector<std::unique_ptr<class BlockDisk>> block_disks_;  // views of devices_' disks
   std::vector<state::DeviceDescriptor> device_descriptors_;
   std::unique_ptr<class Throttle> throttle_;
   bool manual_dirty_protect_ = false;
   std::unique_ptr<DirtyRings> dirty_rings_;  // with --dirty-tracking ring
+  // Loaded from saved state (restore, migration): the NICs announce the
+  // guest's MAC when it starts running here.
+  bool announce_on_start_ = false;
+  void AnnounceIfMoved();
 
   mutable std::mutex state_mu_;  // guards state_ transitions
   VmState state_ = VmState::kCreated;

@@ -1,7 +1,9 @@
 // The thread that serves a device's queues, off the vCPU threads: it sleeps
 // in epoll on the queues' eventfds (signalled by KVM ioeventfds when the
 // guest notifies, or by the transport's userspace fallback) and on a control
-// eventfd, and calls `service` whenever one fires.
+// eventfd, and calls `service` whenever one fires. A device may add fds of
+// its own (a TAP): watched edge-triggered, never read here, reported to
+// `device_event` before `service` runs.
 #pragma once
 
 #include <atomic>
@@ -20,8 +22,9 @@ namespace ferry {
 class QueueWorker {
  public:
   static Result<std::unique_ptr<QueueWorker>> Start(const std::vector<int>& queue_fds,
-                                                    std::function<void()> service,
-                                                    std::string name);
+                                                    std::function<void()> service, std::string name,
+                                                    const std::vector<int>& device_fds = {},
+                                                    std::function<void(int)> device_event = {});
   ~QueueWorker();  // stops the thread and joins it
   QueueWorker(const QueueWorker&) = delete;
   QueueWorker& operator=(const QueueWorker&) = delete;
@@ -30,13 +33,18 @@ class QueueWorker {
   void Kick() { control_.Signal(); }
 
  private:
-  QueueWorker(Fd epoll, EventFd control, std::function<void()> service)
-      : epoll_(std::move(epoll)), control_(std::move(control)), service_(std::move(service)) {}
+  QueueWorker(Fd epoll, EventFd control, std::function<void()> service,
+              std::function<void(int)> device_event)
+      : epoll_(std::move(epoll)),
+        control_(std::move(control)),
+        service_(std::move(service)),
+        device_event_(std::move(device_event)) {}
   void Loop();
 
   Fd epoll_;
   EventFd control_;
   std::function<void()> service_;
+  std::function<void(int)> device_event_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -24,8 +24,11 @@ class TestDriver {
   static constexpr uint64_t kRingBase = 0x100000;
   static constexpr uint64_t kDataBase = 0x200000;
 
-  TestDriver(GuestMemory& memory, uint16_t size) : memory_(memory), size_(size) {
-    desc_ = kRingBase;
+  // Devices with several queues need one driver per queue at its own bases.
+  TestDriver(GuestMemory& memory, uint16_t size, uint64_t ring_base = kRingBase,
+             uint64_t data_base = kDataBase)
+      : memory_(memory), size_(size), next_data_(data_base) {
+    desc_ = ring_base;
     avail_ = desc_ + 16u * size;
     used_ = (avail_ + 6 + 2u * size + 3) & ~uint64_t{3};
   }
@@ -127,7 +130,7 @@ class TestDriver {
   GuestMemory& memory_;
   uint16_t size_;
   uint64_t desc_, avail_, used_;
-  uint64_t next_data_ = kDataBase;
+  uint64_t next_data_;
   uint16_t next_desc_ = 0;
   uint16_t avail_idx_ = 0;
 };

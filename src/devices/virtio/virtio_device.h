@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "devices/virtio/virtqueue.h"
@@ -37,6 +38,21 @@ class VirtioDevice {
   // malformed, and the transport marks the device DEVICE_NEEDS_RESET.
   virtual Result<uint32_t> HandleRequest(uint16_t queue, const DescriptorChain& chain,
                                          GuestMemory& memory) = 0;
+
+  // Work that does not come from the driver (virtio-net: frames arriving on
+  // a TAP). The worker also watches device_fds(), edge-triggered and without
+  // reading them, and calls DeviceEvent(fd) on its thread when one becomes
+  // readable, before it serves the queues again.
+  virtual std::vector<int> device_fds() const { return {}; }
+  virtual void DeviceEvent(int /*fd*/) {}
+  // Whether the device can use a chain from `queue` now; the transport pops
+  // chains only then (a receive queue while frames wait), so buffers the
+  // driver offers early stay in the ring.
+  virtual bool HasWork(uint16_t /*queue*/) const { return true; }
+  // HandleRequest returns this when it found nothing to do with the chain
+  // after all (the TAP ran dry): the transport gives the chain back to the
+  // ring untouched and stops serving the queue until HasWork says so again.
+  static constexpr uint32_t kChainUnused = 0xffffffff;
 
   // The driver reset the device (status 0).
   virtual void Reset() {}

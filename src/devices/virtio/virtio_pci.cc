@@ -78,8 +78,10 @@ Result<std::unique_ptr<VirtioPciTransport>> VirtioPciTransport::Create(VirtioDev
     fds.push_back(fd.get());
     t->queue_events_.push_back(std::move(fd));
   }
-  ASSIGN_OR_RETURN(t->worker_, QueueWorker::Start(
-                                   fds, [raw = t.get()] { raw->ServiceQueues(); }, name));
+  ASSIGN_OR_RETURN(t->worker_,
+                   QueueWorker::Start(
+                       fds, [raw = t.get()] { raw->ServiceQueues(); }, name, device.device_fds(),
+                       [&device](int fd) { device.DeviceEvent(fd); }));
   return t;
 }
 
@@ -273,7 +275,7 @@ bool VirtioPciTransport::ServiceOne(uint16_t index) {
     return false;
   }
   Virtqueue& queue = queues_[index];
-  if (!queue.state().enabled) return false;
+  if (!queue.state().enabled || !device_.HasWork(index)) return false;
   Result<std::optional<DescriptorChain>> popped = queue.Pop(memory_);
   if (!popped.ok()) {
     NeedsReset(popped.error());
@@ -288,6 +290,10 @@ bool VirtioPciTransport::ServiceOne(uint16_t index) {
   Result<uint32_t> written = device_.HandleRequest(index, chain, memory_);
   if (!written.ok()) {
     NeedsReset(written.error());
+    return false;
+  }
+  if (*written == VirtioDevice::kChainUnused) {
+    --queue.state().last_avail_idx;  // the driver's chain waits in the ring as it was
     return false;
   }
   Status pushed = queue.PushUsed(memory_, chain.head, *written);

@@ -218,7 +218,8 @@ def test_generated_mac_survives_snapshot_and_restore_which_announces_it(lab, tmp
         r = run_in(lab, host, FERRY, "restore", tmp_path / "snap", *extra)
         assert r.returncode == 240 and message in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    cap = capture_rarp(lab, host, 2.0)
+    # Room for a slow start on a busy machine: the rounds take 0.8 s.
+    cap = capture_rarp(lab, host, 3.5)
     restored = ferry_in(lab, host, "restore", tmp_path / "snap", "--net", "tap=tap0")
     try:
         seen = rarps(cap)
@@ -255,7 +256,7 @@ def test_netecho_keeps_answering_across_a_live_migration(lab, tmp_path):
         # The client behind the switch hears B's announcement: the switch has
         # learned the guest's new port. (Host A's own bridge may drop the
         # first round while its FDB still has the MAC on the old VM's TAP.)
-        cap = capture_rarp(lab, client, 4.0, "eth0")
+        cap = capture_rarp(lab, client, 6.0, "eth0")
         prober = subprocess.Popen(
             lab.exec_argv(client, "python3", HERE / "udp_probe.py", GUEST_IP, 7, 3, 2),
             stdout=subprocess.PIPE, text=True)

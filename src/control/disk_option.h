@@ -15,5 +15,8 @@ Result<std::vector<DiskSpec>> ParseDiskOptions(const std::vector<std::string>& v
 // A block-migration copy that never finished (IMAGE.ferry-partial beside it)
 // must not boot: its contents are a mix of old and new.
 Status RefuseUnfinishedCopies(const std::vector<DiskSpec>& disks);
+// Files whose header is another image format's (qcow2, VMDK, VHDX, dynamic
+// VHD) are refused unless the spec says `format=raw`.
+Status RefuseImageFormats(const std::vector<DiskSpec>& disks);
 
 }  // namespace ferry

@@ -26,9 +26,11 @@ namespace {
 using namespace image;
 
 constexpr const char* kUsage =
-    "usage: ferry import SOURCE --out DIR [-O qcow2|raw] [-p] [--force] [--no-fixup]\n"
+    "usage: ferry import SOURCE --out DIR [-O raw|qcow2] [-p] [--force] [--no-fixup]\n"
     "                    [--fstab-uuid]\n"
-    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, or a libvirt domain XML\n";
+    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, or a libvirt domain XML\n"
+    "  -O raw (default) gives disks that `ferry run --vm DIR` boots; qcow2 is for storing\n"
+    "  or moving the VM (ferry run takes raw disks)\n";
 
 struct ImportedDisk {
   std::string file;
@@ -117,6 +119,20 @@ std::string Report(const SourceVm& vm, const std::string& dir,
   return r;
 }
 
+// How to boot what was imported: ferry has no firmware, so the guest's own
+// kernel boots directly, and each NIC needs a TAP on this host.
+std::string RunHint(Format format, const std::string& dir, size_t nics) {
+  if (format != Format::kRaw) {
+    return "ferry run takes raw disks: convert these with ferry image convert -O raw, or "
+           "import again with -O raw, before ferry run --vm " +
+           dir;
+  }
+  std::string taps;
+  for (size_t i = 0; i < nics; ++i) taps += " --net tap=TAP" + std::to_string(i);
+  return "boot it with: ferry run --vm " + dir + " --kernel VMLINUZ --cmdline 'root=/dev/vdaN'" +
+         taps + " (ferry boots no firmware or boot loader: give the guest's kernel)";
+}
+
 Status WriteText(const std::string& path, const std::string& text) {
   ASSIGN_OR_RETURN(ImageFile f, ImageFile::Create(path));
   RETURN_IF_ERROR(f.WriteAt(
@@ -184,7 +200,8 @@ Result<int> Import(int argc, char** argv) {
     return Error(ErrorCode::kInvalidArgument,
                  "expected SOURCE and --out DIR\n" + std::string(kUsage));
   }
-  Format format = Format::kQcow2;
+  // Raw by default: the disks ferry run serves.
+  Format format = Format::kRaw;
   if (auto f = args.Get("-O")) {
     ASSIGN_OR_RETURN(format, ParseFormat(*f));
     if (format != Format::kQcow2 && format != Format::kRaw) {
@@ -231,9 +248,7 @@ Result<int> Import(int argc, char** argv) {
     vm.notes.push_back("guest fix-ups skipped (--no-fixup)");
   }
   if (vm.memory_bytes == 0) vm.not_carried.push_back("memory size (none given)");
-  vm.notes.push_back(
-      "ferry run does not take vm.json or disks yet (the VMM has no virtio devices): "
-      "vm.json records the machine for when it does");
+  vm.notes.push_back(RunHint(format, dir, vm.nics.size()));
   RETURN_IF_ERROR(
       WriteText(staging.File("vm.json"), DescribeVm(vm, source, format, disks).Dump() + "\n"));
   std::string report = Report(vm, dir, disks);

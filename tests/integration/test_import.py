@@ -76,7 +76,7 @@ def test_vmx_import(tmp_path, disks):
     qemu_img("convert", "-O", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", b, src / "data.vmdk")
     (src / "web.vmx").write_text(VMX)
     out = tmp_path / "vm"
-    r = ferry_import(src / "web.vmx", "--out", out)
+    r = ferry_import(src / "web.vmx", "--out", out, "-O", "qcow2")
     vm = json.loads((out / "vm.json").read_text())
     assert vm["name"] == 'web "one"'
     assert vm["memory"] == 2048 * MiB and vm["vcpus"] == 2 and vm["firmware"] == "efi"
@@ -169,7 +169,7 @@ def make_ova(tmp_path, raw, algo="sha256", corrupt=None):
 def test_ova_import(tmp_path, disks, algo):
     ova = make_ova(tmp_path, disks[0], algo)
     out = tmp_path / "vm"
-    r = ferry_import(ova, "--out", out)
+    r = ferry_import(ova, "--out", out, "-O", "qcow2")
     vm = json.loads((out / "vm.json").read_text())
     assert vm["name"] == "appliance" and vm["vcpus"] == 2 and vm["memory"] == 1024 * MiB
     assert vm["firmware"] == "efi" and vm["guest_os"] == "Debian 12"

@@ -82,7 +82,7 @@ def run_import(tmp_path, disk, *extra):
 def test_fstab_and_grub_rewritten(tmp_path, scheme):
     disk, spans = guest_disk(tmp_path, scheme)
     original = disk.read_bytes()
-    out, report = run_import(tmp_path, disk)
+    out, report = run_import(tmp_path, disk, "-O", "qcow2")
     assert disk.read_bytes() == original  # the source is never written
     result = tmp_path / "result.raw"
     qemu_img("convert", "-O", "raw", out / "disk0.qcow2", result)

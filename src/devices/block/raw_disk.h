@@ -16,6 +16,9 @@ struct DiskSpec {
   std::string path;
   bool read_only = false;
   std::string serial;  // empty: derived from the path
+  // The user said `format=raw`: the image's first bytes may look like
+  // another format's header (a guest may write one) and it is still raw.
+  bool raw_confirmed = false;
 };
 
 class RawDisk {

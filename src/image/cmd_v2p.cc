@@ -106,6 +106,14 @@ Result<CopyStats> WriteResumably(ImageReader& src, const Args& args, const std::
   if (args.Has("-p")) copy.progress = PrintCopyProgress;
   ASSIGN_OR_RETURN(double interval, CheckpointInterval(args));
   RETURN_IF_ERROR(checkpoints.Install(*dst, copy, interval));
+  // A first checkpoint before any byte is written, so that a run killed
+  // before its first timed one still leaves a file target recognisable as
+  // ours (the rerun needs no --force) and resumes from the start.
+  copy.resume.begin = [&copy, begin = copy.resume.begin](const PlanInfo& plan) -> Result<uint64_t> {
+    ASSIGN_OR_RETURN(uint64_t first, begin(plan));
+    if (first == 0) RETURN_IF_ERROR(copy.resume.checkpoint(0));
+    return first;
+  };
   ASSIGN_OR_RETURN(CopyStats stats, CopyImage(src, *dst, copy));
   stats.resumed = resume.resuming();
   if (::unlink(checkpoints.path().c_str()) != 0 && errno != ENOENT) {

@@ -1,6 +1,6 @@
 // `ferry p2v --source DEVICE|FILE --out IMAGE [-O qcow2|raw]`: images a disk
 // with sparse detection (zero blocks are not written), applies the guest
-// fix-ups, and renames the image into place at the end. A source mounted
+// fix-ups (p2v_fixup.cc), and renames the image into place at the end. A source mounted
 // read-write is named plainly: its filesystems change while they are read.
 #include <unistd.h>
 
@@ -11,11 +11,10 @@
 #include "image/command_util.h"
 #include "image/convert.h"
 #include "image/convert_checkpoint.h"
-#include "image/guest_fixup.h"
 #include "image/mount_check.h"
 #include "image/p2v_command.h"
+#include "image/p2v_fixup.h"
 #include "image/raw.h"
-#include "image/temp_output.h"
 
 namespace ferry {
 namespace {
@@ -25,7 +24,8 @@ using namespace image;
 constexpr const char* kUsage =
     "usage: ferry p2v --source DEVICE|FILE --out IMAGE [-O qcow2|raw] [-p] [--force]\n"
     "                 [--no-fixup] [--fstab-uuid] [--checkpoint-interval SECONDS]\n"
-    "  Without fix-ups an interrupted p2v resumes when run again (as convert does).\n"
+    "  An interrupted p2v resumes when run again: the copy from its last checkpoint,\n"
+    "  an interrupted fix-up is undone and done again.\n"
     "  For a consistent image of a disk in use, give an LVM or device-mapper snapshot\n"
     "  of it as --source.\n";
 
@@ -39,31 +39,6 @@ void WarnIfMounted(const std::string& source) {
                  "inconsistent; image a snapshot of it (LVM or device-mapper) instead\n",
                  source.c_str(), u.mount_point.c_str());
   }
-}
-
-Status Copy(ImageReader& src, const std::string& out, Format format, bool progress) {
-  CreateOptions create;
-  create.final_name = out.substr(out.rfind('/') + 1);
-  ASSIGN_OR_RETURN(auto dst, CreateImage(format, out, src.virtual_size(), create));
-  CopyOptions copy;
-  if (progress) copy.progress = PrintCopyProgress;
-  RETURN_IF_ERROR(CopyImage(src, *dst, copy));
-  return OkStatus();
-}
-
-// Removes an intermediate file however the command ends.
-struct RemoveAtExit {
-  std::string path;
-  ~RemoveAtExit() {
-    if (!path.empty()) ::unlink(path.c_str());
-  }
-};
-
-void PrintFixups(const FixupReport& report) {
-  for (const std::string& l : report.changes) std::printf("fix-up: %s\n", l.c_str());
-  for (const std::string& l : report.kernels) std::printf("%s\n", l.c_str());
-  for (const std::string& l : report.unbootable) std::printf("warning: %s\n", l.c_str());
-  for (const std::string& l : report.warnings) std::printf("fix-up: %s\n", l.c_str());
 }
 
 Result<int> P2v(int argc, char** argv) {
@@ -100,21 +75,7 @@ Result<int> P2v(int argc, char** argv) {
     ASSIGN_OR_RETURN(CopyStats stats, RunResumableCopy(*src, job, copy));
     if (stats.resumed) std::printf("resumed at %s\n", FormatSize(stats.resumed_at).c_str());
   } else {
-    ASSIGN_OR_RETURN(TempOutput final_out, TempOutput::Prepare(out, args.Has("--force")));
-    // Fix-ups work on a raw image: copy to raw, fix, then convert.
-    const bool direct = format == Format::kRaw;
-    RemoveAtExit intermediate{direct ? "" : final_out.temp_path() + ".raw"};
-    const std::string raw_path = direct ? final_out.temp_path() : intermediate.path;
-    RETURN_IF_ERROR(Copy(*src, raw_path, Format::kRaw, args.Has("-p")));
-    FixupOptions fo;
-    fo.fstab_uuid = args.Has("--fstab-uuid");
-    ASSIGN_OR_RETURN(FixupReport report, FixGuest({raw_path}, fo));
-    PrintFixups(report);
-    if (!direct) {
-      ASSIGN_OR_RETURN(auto raw, OpenRaw(raw_path));
-      RETURN_IF_ERROR(Copy(*raw, final_out.temp_path(), format, false));
-    }
-    RETURN_IF_ERROR(final_out.Commit());
+    RETURN_IF_ERROR(RunFixupP2v(*src, args, format));
   }
   std::printf("imaged %s into %s (%s)\n", source.c_str(), out.c_str(), FormatName(format));
   return 0;

@@ -6,9 +6,27 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include "image/temp_output.h"
 
 namespace ferry::image {
+namespace {
+
+// Fault tests kill the process with SIGKILL, as a crash would, at the Nth
+// checkpoint that has progress to record: FERRY_FAULT=kill-before-checkpoint-N
+// when it is due (what was written since checkpoint N-1 is in the file but
+// not vouched for), kill-after-checkpoint-N once it is saved.
+void FaultAt(const char* when, uint64_t n) {
+  const char* fault = std::getenv("FERRY_FAULT");
+  if (fault &&
+      std::string(fault) == std::string("kill-") + when + "-checkpoint-" + std::to_string(n)) {
+    ::raise(SIGKILL);
+  }
+}
+
+}  // namespace
 
 Result<std::string> ConvertIdentity(const std::string& src_path, const ImageReader& src,
                                     const std::string& output_options) {
@@ -58,6 +76,22 @@ Result<ConvertCheckpoints> ConvertCheckpoints::Find(const std::string& temp_path
   return c;
 }
 
+ConvertCheckpoints ConvertCheckpoints::At(std::string path, std::string identity,
+                                          std::optional<Checkpoint> found) {
+  ConvertCheckpoints c;
+  c.path_ = std::move(path);
+  c.identity_ = std::move(identity);
+  c.found_ = std::move(found);
+  return c;
+}
+
+Status ConvertCheckpoints::SaveComplete(ImageWriter& writer) {
+  ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> saved, writer.SaveState());
+  if (!saved) return Error(ErrorCode::kInternal, "this output cannot be checkpointed");
+  Checkpoint c{identity_, plan_.tasks, plan_.digest, plan_.tasks, std::move(*saved)};
+  return SaveCheckpoint(path_, c);
+}
+
 Status ConvertCheckpoints::Lock(const std::string& temp_path) {
   if (lock_.valid()) return OkStatus();
   Fd fd(::open(temp_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -88,12 +122,15 @@ Status ConvertCheckpoints::Install(ImageWriter& writer, CopyOptions& copy, doubl
     return found_->frontier;
   };
   copy.resume.checkpoint = [this, &writer](uint64_t frontier) -> Status {
+    if (frontier > 0) FaultAt("before", ++checkpoints_);
     // Data first, then the checkpoint that vouches for it.
     RETURN_IF_ERROR(writer.Flush());
     ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> saved, writer.SaveState());
     if (!saved) return OkStatus();
     Checkpoint c{identity_, plan_.tasks, plan_.digest, frontier, std::move(*saved)};
-    return SaveCheckpoint(path_, c);
+    RETURN_IF_ERROR(SaveCheckpoint(path_, c));
+    if (frontier > 0) FaultAt("after", checkpoints_);
+    return OkStatus();
   };
   return OkStatus();
 }

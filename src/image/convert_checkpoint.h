@@ -22,6 +22,11 @@ class ConvertCheckpoints {
   static Result<ConvertCheckpoints> Find(const std::string& temp_path, std::string identity,
                                          bool force);
 
+  // A checkpoint kept elsewhere than beside a partial output (v2p writes in
+  // place): the caller has found `found` at `path` and checked its identity.
+  static ConvertCheckpoints At(std::string path, std::string identity,
+                               std::optional<Checkpoint> found);
+
   // The checkpoint to resume from; nullopt: start from the beginning.
   const std::optional<Checkpoint>& found() const { return found_; }
   const std::string& path() const { return path_; }
@@ -32,6 +37,9 @@ class ConvertCheckpoints {
   // Makes `copy` continue from found() and write checkpoints every
   // `interval` seconds, if `writer` can save its state.
   Status Install(ImageWriter& writer, CopyOptions& copy, double interval);
+  // After the copy finished: a checkpoint that vouches for the whole plan,
+  // for callers with more phases after the copy (p2v with fix-ups).
+  Status SaveComplete(ImageWriter& writer);
 
  private:
   std::string path_;
@@ -39,6 +47,7 @@ class ConvertCheckpoints {
   std::optional<Checkpoint> found_;
   Fd lock_;
   PlanInfo plan_;
+  uint64_t checkpoints_ = 0;  // written by this run
 };
 
 // A copy into a new image under a temporary name that resumes a matching

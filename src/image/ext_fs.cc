@@ -8,6 +8,9 @@ extern "C" {
 }
 
 #include <cstring>
+#include <optional>
+
+#include "image/undo_log.h"
 
 namespace ferry::image {
 namespace {
@@ -23,11 +26,21 @@ using FilePtr = std::unique_ptr<std::remove_pointer_t<ext2_file_t>, FileCloser>;
 
 }  // namespace
 
-Result<ExtFs> ExtFs::Open(const std::string& disk, uint64_t offset, bool writable) {
+Result<ExtFs> ExtFs::Open(const std::string& disk, uint64_t offset, bool writable, UndoLog* undo) {
   std::string options = "offset=" + std::to_string(offset);
   ext2_filsys fs = nullptr;
   int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
-  errcode_t err = ext2fs_open2(disk.c_str(), options.c_str(), flags, 0, 0, unix_io_manager, &fs);
+  io_manager io = unix_io_manager;
+  std::optional<UndoLogScope> scope;
+  if (undo) {
+    if (undo->disk_path() != disk) {
+      return Error(ErrorCode::kInternal,
+                   "the undo log is for " + undo->disk_path() + ", not " + disk);
+    }
+    scope.emplace(undo);
+    io = UndoLog::Manager();
+  }
+  errcode_t err = ext2fs_open2(disk.c_str(), options.c_str(), flags, 0, 0, io, &fs);
   if (err) {
     if (fs) ext2fs_free(fs);
     return Error(ErrorCode::kNotFound, "no ext filesystem at offset " + std::to_string(offset) +

@@ -14,10 +14,14 @@ struct struct_ext2_filsys;
 
 namespace ferry::image {
 
+class UndoLog;
+
 class ExtFs {
  public:
-  // Fails (kNotFound) when there is no ext filesystem at `offset`.
-  static Result<ExtFs> Open(const std::string& disk, uint64_t offset, bool writable);
+  // Fails (kNotFound) when there is no ext filesystem at `offset`. With
+  // `undo` (for `disk`), every write is saved in that undo log first.
+  static Result<ExtFs> Open(const std::string& disk, uint64_t offset, bool writable,
+                            UndoLog* undo = nullptr);
 
   ExtFs(ExtFs&&) noexcept;
   ~ExtFs();

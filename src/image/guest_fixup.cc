@@ -9,6 +9,7 @@
 #include "image/file.h"
 #include "image/initramfs_scan.h"
 #include "image/partitions.h"
+#include "image/undo_log.h"
 
 namespace ferry::image {
 namespace {
@@ -177,7 +178,9 @@ Result<FixupReport> FixGuest(const std::vector<std::string>& raw_disks,
   }
   for (const Volume& v : volumes) {
     if (!v.ext) continue;
-    Result<ExtFs> fs = ExtFs::Open(v.path, v.part.start, true);
+    Result<ExtFs> fs =
+        ExtFs::Open(v.path, v.part.start, true,
+                    options.undo && options.undo->disk_path() == v.path ? options.undo : nullptr);
     if (!fs.ok()) {
       report.warnings.push_back(v.name() + ": " + fs.error().message());
       continue;

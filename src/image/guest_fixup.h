@@ -13,8 +13,13 @@
 
 namespace ferry::image {
 
+class UndoLog;
+
 struct FixupOptions {
   bool fstab_uuid = false;  // fstab: UUID= where the filesystem's UUID is known
+  // Every write to the disk it names is saved in this log first, so that an
+  // interrupted fix-up can be undone (p2v); nullptr: not logged.
+  UndoLog* undo = nullptr;
 };
 
 struct FixupReport {

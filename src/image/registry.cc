@@ -127,7 +127,11 @@ Result<std::unique_ptr<ImageWriter>> ResumeImage(Format format, const std::strin
       return ResumeRaw(path, size, options);
     case Format::kQcow2:
       return ResumeQcow2(path, size, options, state);
-    default:
+    case Format::kVmdk:
+      return ResumeVmdk(path, size, options, state);
+    case Format::kVhd:
+      return ResumeVhd(path, size, options, state);
+    case Format::kVhdx:
       break;
   }
   return Error(ErrorCode::kUnimplemented,

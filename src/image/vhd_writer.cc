@@ -3,6 +3,7 @@
 // order from any thread, then the footer. The creator application is "qem2",
 // which qemu and Hyper-V both read as "the size is current_size" (not the
 // CHS geometry, which cannot express most sizes exactly).
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "image/file.h"
 #include "image/vhd.h"
 #include "image/vhd_format.h"
+#include "image/writer_state.h"
 
 namespace ferry::image {
 namespace {
@@ -28,6 +30,31 @@ Footer MakeFooter(uint64_t size, uint32_t type) {
   for (int i = 0; i < 16; i += 4) StoreBE32(f.uuid + i, rd());
   f.data_offset = type == kTypeDynamic ? kFooterSize : ~uint64_t(0);
   return f;
+}
+
+// A checkpoint's writer state starts with the kind of writer and the
+// footer's creation time and UUID, so that a resumed image is the one the
+// first run began; a dynamic writer adds its allocation (next free byte,
+// then index and sector of every allocated BAT entry).
+constexpr uint32_t kStateFixed = 1;
+constexpr uint32_t kStateDynamic = 2;
+
+Error BadState(const char* what) {
+  return Error(ErrorCode::kCorrupt, std::string("vhd checkpoint state: ") + what);
+}
+
+void PackIdentity(StatePacker& out, uint32_t kind, const Footer& f) {
+  out.Put(kind, 4);
+  out.Put(f.timestamp, 4);
+  out.PutBytes(f.uuid);
+}
+
+Status UnpackIdentity(StateUnpacker& in, uint32_t kind, Footer& f) {
+  if (in.Get(4) != kind) return BadState("written by another subformat");
+  f.timestamp = uint32_t(in.Get(4));
+  in.GetBytes(f.uuid);
+  if (in.short_input()) return BadState("truncated");
+  return OkStatus();
 }
 
 class FixedWriter : public ImageWriter {
@@ -47,6 +74,22 @@ class FixedWriter : public ImageWriter {
     RETURN_IF_ERROR(file_.WriteAt(size_, buf));
     return file_.Sync();
   }
+  // The file is the disk; only the footer's identity needs keeping.
+  Result<std::optional<std::vector<uint8_t>>> SaveState() override {
+    StatePacker out;
+    PackIdentity(out, kStateFixed, footer_);
+    return std::optional<std::vector<uint8_t>>(out.Take());
+  }
+  Status LoadState(std::span<const uint8_t> state) {
+    StateUnpacker in(state);
+    RETURN_IF_ERROR(UnpackIdentity(in, kStateFixed, footer_));
+    if (!in.complete()) return BadState("trailing bytes");
+    ASSIGN_OR_RETURN(uint64_t have, file_.Size());
+    // A footer already written would mean Finish ran: not a partial output.
+    if (have != size_) return BadState("the file is not the size the first run made");
+    return OkStatus();
+  }
+  Status Flush() override { return file_.Sync(); }
 
  private:
   ImageFile file_;
@@ -104,6 +147,53 @@ class DynamicWriter : public ImageWriter {
     return file_.Sync();
   }
 
+  // Blocks are in the file; the BAT and next_ say where. Finish writes all
+  // the metadata, so a resumed writer just goes on allocating at next_.
+  Result<std::optional<std::vector<uint8_t>>> SaveState() override {
+    std::lock_guard lock(mu_);
+    StatePacker out;
+    PackIdentity(out, kStateDynamic, footer_);
+    out.Put(next_, 8);
+    uint64_t used =
+        std::count_if(bat_.begin(), bat_.end(), [](uint32_t e) { return e != kUnallocated; });
+    out.Put(used, 4);
+    for (size_t i = 0; i < bat_.size(); ++i) {
+      if (bat_[i] == kUnallocated) continue;
+      out.Put(i, 4);
+      out.Put(bat_[i], 4);
+    }
+    return std::optional<std::vector<uint8_t>>(out.Take());
+  }
+
+  // The inverse of SaveState, checked as hostile input: each entry must name
+  // a distinct whole block (bitmap + data) between the BAT and next_.
+  Status LoadState(std::span<const uint8_t> state) {
+    StateUnpacker in(state);
+    RETURN_IF_ERROR(UnpackIdentity(in, kStateDynamic, footer_));
+    const uint64_t first = next_;
+    const uint64_t stride = bitmap_.size() + dyn_.block_size;
+    next_ = in.Get(8);
+    const uint64_t used = in.Get(4);
+    if (in.short_input() || next_ < first || (next_ - first) % stride ||
+        (next_ - first) / stride > bat_.size() || used != (next_ - first) / stride) {
+      return BadState("allocation does not fit the image");
+    }
+    std::vector<bool> taken((next_ - first) / stride);
+    for (uint64_t n = 0; n < used; ++n) {
+      const uint64_t index = in.Get(4);
+      const uint64_t host = in.Get(4) * kSector;
+      if (in.short_input() || index >= bat_.size() || bat_[index] != kUnallocated || host < first ||
+          (host - first) % stride || host + stride > next_ || taken[(host - first) / stride]) {
+        return BadState("block out of range");
+      }
+      taken[(host - first) / stride] = true;
+      bat_[index] = uint32_t(host / kSector);
+    }
+    if (!in.complete()) return BadState("trailing bytes");
+    return OkStatus();
+  }
+  Status Flush() override { return file_.Sync(); }
+
  private:
   ImageFile file_;
   Footer footer_;
@@ -114,10 +204,8 @@ class DynamicWriter : public ImageWriter {
   std::vector<uint8_t> bitmap_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t size,
-                                               const CreateOptions& o) {
+// Checks the options; returns the subformat ("dynamic" or "fixed").
+Result<std::string> SubformatFor(uint64_t size, const CreateOptions& o) {
   if (size % kSector)
     return Error(ErrorCode::kInvalidArgument, "vhd sizes must be a multiple of 512");
   if (size > kMaxSize)
@@ -127,6 +215,14 @@ Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t
     return Error(ErrorCode::kInvalidArgument, "vhd subformat must be dynamic or fixed");
   }
   if (o.cluster_size) return Error(ErrorCode::kInvalidArgument, "vhd blocks are 2 MiB here");
+  return sub;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t size,
+                                               const CreateOptions& o) {
+  ASSIGN_OR_RETURN(std::string sub, SubformatFor(size, o));
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Create(path));
   if (!o.flush) file.DisableSync();
   if (sub == "fixed") {
@@ -136,6 +232,22 @@ Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t
   }
   return std::unique_ptr<ImageWriter>(
       new DynamicWriter(std::move(file), MakeFooter(size, kTypeDynamic), size));
+}
+
+Result<std::unique_ptr<ImageWriter>> ResumeVhd(const std::string& path, uint64_t size,
+                                               const CreateOptions& o,
+                                               std::span<const uint8_t> state) {
+  ASSIGN_OR_RETURN(std::string sub, SubformatFor(size, o));
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, true));
+  if (!o.flush) file.DisableSync();
+  if (sub == "fixed") {
+    auto w = std::make_unique<FixedWriter>(std::move(file), MakeFooter(size, kTypeFixed), size);
+    RETURN_IF_ERROR(w->LoadState(state));
+    return std::unique_ptr<ImageWriter>(std::move(w));
+  }
+  auto w = std::make_unique<DynamicWriter>(std::move(file), MakeFooter(size, kTypeDynamic), size);
+  RETURN_IF_ERROR(w->LoadState(state));
+  return std::unique_ptr<ImageWriter>(std::move(w));
 }
 
 }  // namespace ferry::image

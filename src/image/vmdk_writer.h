@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "image/image.h"
@@ -11,5 +12,10 @@ namespace ferry::image {
 
 Result<std::unique_ptr<ImageWriter>> CreateVmdk(const std::string& path, uint64_t size,
                                                 const CreateOptions& options);
+// Continues an image CreateVmdk began, from its writer's SaveState().
+// streamOptimized: grains appended after that checkpoint are cut off.
+Result<std::unique_ptr<ImageWriter>> ResumeVmdk(const std::string& path, uint64_t size,
+                                                const CreateOptions& options,
+                                                std::span<const uint8_t> state);
 
 }  // namespace ferry::image

@@ -5,7 +5,7 @@ set -euo pipefail
 out=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions,guest_fixup}
+mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions,guest_fixup,lvm}
 
 # A 1 MiB disk with data at the start, in the middle and at the end, and a
 # compressible stretch.
@@ -95,4 +95,31 @@ open(f"{out}/guest_fixup/fstab", "wb").write(
     b"\1/dev/xvda1 / ext4 defaults 0 1\n/dev/sda2 /srv ext4 defaults 0 2\nroot=/dev/hdc3 ro\n")
 open(f"{out}/guest_fixup/initramfs", "wb").write(
     b"\2" + b"070701" + bytes(100) + gzip.compress(b"070701 kernel/drivers/block/virtio_blk.ko"))
+PY
+
+# An LVM2 physical volume laid out as lvm2 writes one (label in sector 1, a
+# metadata area at 4 KiB with its text), and the text alone.
+python3 - "$out" <<'PY'
+import struct, sys, zlib
+out = sys.argv[1]
+def crc(b): return (~zlib.crc32(b, (~0xf597a6cf) & 0xffffffff)) & 0xffffffff
+text = (b'vg0 {\nid = "x"\nseqno = 3\nextent_size = 8\nphysical_volumes {\npv0 {\n'
+        b'id = "BjFipQ-3jek-ICVx-l5I8-vbxh-eSqE-a3RQB2"\npe_start = 32\n}\n}\n'
+        b'logical_volumes {\nroot {\nsegment1 {\nstart_extent = 0\nextent_count = 2\n'
+        b'type = "striped"\nstripe_count = 1\nstripes = ["pv0", 0]\n}\n}\n}\n}\nversion = 1\n')
+pv = bytearray(24 * 1024)
+label = bytearray(512)
+label[0:8] = b"LABELONE"; struct.pack_into("<QII", label, 8, 1, 0, 32); label[24:32] = b"LVM2 001"
+label[32:64] = b"BjFipQ3jekICVxl5I8vbxheSqEa3RQB2"
+struct.pack_into("<QQQQQQQQQ", label, 64, len(pv), 16384, 0, 0, 0, 4096, 8192, 0, 0)
+struct.pack_into("<I", label, 16, crc(bytes(label[20:])))
+pv[512:1024] = label
+h = bytearray(512)
+h[4:20] = b" LVM2 x[5A%r0N*>"
+struct.pack_into("<IQQQQII", h, 20, 1, 4096, 8192, 512, len(text), crc(text), 0)
+struct.pack_into("<I", h, 0, crc(bytes(h[4:])))
+pv[4096:4608] = h
+pv[4096 + 512:4096 + 512 + len(text)] = text
+open(f"{out}/lvm/pv", "wb").write(bytes(pv))
+open(f"{out}/lvm/text", "wb").write(text)
 PY

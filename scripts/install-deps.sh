@@ -15,6 +15,7 @@ packages=(
   clang-14 libclang-rt-14-dev  # libFuzzer for the image parsers (make fuzz)
   libxml2-dev libssl-dev       # ferry import: OVF/libvirt XML, OVA manifest digests
   libext2fs-dev e2fsprogs      # guest fix-ups inside ext filesystems; mkfs/debugfs in tests
+  lvm2                         # LVM physical volumes for the fix-up tests (made without device-mapper)
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include "image/ext_fs.h"
 #include "image/file.h"
 #include "image/initramfs_scan.h"
+#include "image/lvm.h"
 #include "image/partitions.h"
 #include "image/undo_log.h"
 
@@ -31,13 +32,15 @@ constexpr const char* kBootFiles[] = {"/boot/grub/grub.cfg",
 
 struct Volume {
   int disk = 0;
-  Partition part;
+  Partition part;    // for a logical volume: the range it occupies on the disk
   std::string path;  // the raw disk
   std::string uuid;  // ext or swap
   bool ext = false;
+  std::string lv;  // "vg/name" for an LVM logical volume inside `part`
   std::string name() const {
     return "disk " + std::to_string(disk) +
-           (part.number ? " partition " + std::to_string(part.number) : "");
+           (part.number ? " partition " + std::to_string(part.number) : "") +
+           (lv.empty() ? "" : " LV " + lv);
   }
 };
 
@@ -55,6 +58,69 @@ std::string SwapUuid(const ImageFile& disk, uint64_t offset, uint64_t size) {
   return buf;
 }
 
+// Filesystems ferry sees but cannot change (no library for them here).
+std::string OtherFilesystem(const ImageFile& disk, uint64_t offset, uint64_t size) {
+  uint8_t magic[8];
+  if (size >= 4 && disk.ReadAt(offset, std::span<uint8_t>(magic, 4), "superblock").ok() &&
+      std::memcmp(magic, "XFSB", 4) == 0) {
+    return "XFS";
+  }
+  if (size >= 0x10048 && disk.ReadAt(offset + 0x10040, magic, "superblock").ok() &&
+      std::memcmp(magic, "_BHRfS_M", 8) == 0) {
+    return "Btrfs";
+  }
+  return "";
+}
+
+// Classifies the volume at v.part (ext, swap, another filesystem) and adds it.
+void AddVolume(const ImageFile& file, Volume v, std::vector<Volume>& out, FixupReport& report) {
+  if (Result<ExtFs> fs = ExtFs::Open(v.path, v.part.start, false); fs.ok()) {
+    v.ext = true;
+    v.uuid = fs->uuid();
+  } else {
+    v.uuid = SwapUuid(file, v.part.start, v.part.size);
+  }
+  if (!v.ext && v.uuid.empty()) {
+    std::string other = OtherFilesystem(file, v.part.start, v.part.size);
+    if (!other.empty()) {
+      report.warnings.push_back(v.name() + ": " + other +
+                                " filesystem not inspected (ferry fixes ext2/3/4 only): check "
+                                "its /etc/fstab and boot loader by hand");
+    }
+  }
+  out.push_back(v);
+}
+
+// The logical volumes of an LVM physical volume at `pv`, each as a volume
+// of its own when it is one contiguous run on the disk.
+bool AddLogicalVolumes(const ImageFile& file, const Volume& pv, std::vector<Volume>& out,
+                       FixupReport& report) {
+  auto read = [&](uint64_t offset, std::span<uint8_t> bytes) {
+    if (offset > pv.part.size || bytes.size() > pv.part.size - offset) {
+      return Status(Error(ErrorCode::kCorrupt, "LVM structure past the end of the partition"));
+    }
+    return file.ReadAt(pv.part.start + offset, bytes, "LVM metadata");
+  };
+  Result<std::optional<LvmPhysicalVolume>> lvm = ReadLvmPhysicalVolume(pv.part.size, read);
+  if (!lvm.ok()) {
+    report.warnings.push_back(pv.name() + ": " + lvm.error().message());
+    return true;
+  }
+  if (!*lvm) return false;
+  for (const LvmLogicalVolume& lv : (*lvm)->lvs) {
+    Volume v = pv;
+    v.lv = (*lvm)->vg + "/" + lv.name;
+    if (!lv.linear) {
+      report.warnings.push_back(v.name() + " not inspected: " + lv.why_not);
+      continue;
+    }
+    v.part.start = pv.part.start + lv.offset;
+    v.part.size = lv.size;
+    AddVolume(file, v, out, report);
+  }
+  return true;
+}
+
 void FindVolumes(const std::string& path, int disk, std::vector<Volume>& out, FixupReport& report) {
   Result<ImageFile> file = ImageFile::Open(path, false);
   if (!file.ok()) {
@@ -67,14 +133,9 @@ void FindVolumes(const std::string& path, int disk, std::vector<Volume>& out, Fi
     return;
   }
   for (const Partition& p : table->partitions) {
-    Volume v{disk, p, path, "", false};
-    if (Result<ExtFs> fs = ExtFs::Open(path, p.start, false); fs.ok()) {
-      v.ext = true;
-      v.uuid = fs->uuid();
-    } else {
-      v.uuid = SwapUuid(*file, p.start, p.size);
-    }
-    out.push_back(v);
+    Volume v{disk, p, path, "", false, ""};
+    if (AddLogicalVolumes(*file, v, out, report)) continue;
+    AddVolume(*file, v, out, report);
   }
 }
 
@@ -170,7 +231,7 @@ Result<FixupReport> FixGuest(const std::vector<std::string>& raw_disks,
   if (options.fstab_uuid) {
     uuid_for = [&volumes](int disk, int partition) -> std::optional<std::string> {
       for (const Volume& v : volumes) {
-        if (v.disk == disk && v.part.number == partition && !v.uuid.empty())
+        if (v.disk == disk && v.part.number == partition && v.lv.empty() && !v.uuid.empty())
           return "UUID=" + v.uuid;
       }
       return std::nullopt;

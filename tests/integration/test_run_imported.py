@@ -9,9 +9,9 @@ import subprocess
 import pytest
 
 from conftest import FERRY, GUEST, Guest, ferry
+from test_bad_input import assert_one_line_error
 from image_helpers import have_qemu_img, qemu_img
 
-SETUP_FAILED = 240
 MAC = "52:54:00:ab:cd:ef"
 
 pytestmark = pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing")
@@ -90,48 +90,40 @@ def test_imported_nic_keeps_its_mac(imported):
     assert rc == 0
 
 
-def one_line_error(result, *words):
-    assert result.returncode == SETUP_FAILED, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 @pytest.mark.sanitizer
 def test_each_nic_needs_a_tap(imported):
-    one_line_error(ferry("run", "--vm", imported / "vm", "--kernel", GUEST),
+    assert_one_line_error(ferry("run", "--vm", imported / "vm", "--kernel", GUEST),
                    "1 NIC(s)", MAC, "--net tap=NAME")
 
 
 @pytest.mark.sanitizer
 def test_a_different_mac_is_refused(imported):
-    one_line_error(ferry("run", "--vm", imported / "vm", "--kernel", GUEST,
+    assert_one_line_error(ferry("run", "--vm", imported / "vm", "--kernel", GUEST,
                          "--net", "tap=fimp2,mac=52:54:00:00:00:01"), "differs", MAC)
 
 
 @pytest.mark.sanitizer
 def test_no_kernel_says_ferry_boots_no_firmware(imported):
-    one_line_error(ferry("run", "--vm", imported / "vm", "--net", "tap=fimp3"), "--kernel PATH",
+    assert_one_line_error(ferry("run", "--vm", imported / "vm", "--net", "tap=fimp3"), "--kernel PATH",
                    "firmware")
 
 
 @pytest.mark.sanitizer
 def test_qcow2_disks_are_not_run_as_raw(imported):
-    one_line_error(ferry("run", "--vm", imported / "vm-qcow2", "--kernel", GUEST,
+    assert_one_line_error(ferry("run", "--vm", imported / "vm-qcow2", "--kernel", GUEST,
                          "--net", "tap=fimp4"), "is qcow2", "ferry image convert -O raw")
     qcow2 = imported / "vm-qcow2" / "disk0.qcow2"
     before = qcow2.read_bytes()
-    one_line_error(ferry("run", "--kernel", GUEST, "--disk", qcow2), "is a qcow2 image",
+    assert_one_line_error(ferry("run", "--kernel", GUEST, "--disk", qcow2), "is a qcow2 image",
                    "format=raw")
     assert qcow2.read_bytes() == before
 
 
 @pytest.mark.sanitizer
 def test_missing_or_broken_description(tmp_path):
-    one_line_error(ferry("run", "--vm", tmp_path / "nothing", "--kernel", GUEST), "vm.json")
+    assert_one_line_error(ferry("run", "--vm", tmp_path / "nothing", "--kernel", GUEST), "vm.json")
     (tmp_path / "vm.json").write_text('{"name": "x", "disks": [{"format": "raw"}]}')
-    one_line_error(ferry("run", "--vm", tmp_path, "--kernel", GUEST), "disks[0] has no 'file'")
+    assert_one_line_error(ferry("run", "--vm", tmp_path, "--kernel", GUEST), "disks[0] has no 'file'")
     (tmp_path / "vm.json").write_text("{not json")
-    one_line_error(ferry("run", "--vm", tmp_path / "vm.json", "--kernel", GUEST),
+    assert_one_line_error(ferry("run", "--vm", tmp_path / "vm.json", "--kernel", GUEST),
                    "not a VM description")

@@ -16,6 +16,7 @@ packages=(
   libxml2-dev libssl-dev       # ferry import: OVF/libvirt XML, OVA manifest digests
   libext2fs-dev e2fsprogs      # guest fix-ups inside ext filesystems; mkfs/debugfs in tests
   lvm2                         # LVM physical volumes for the fix-up tests (made without device-mapper)
+  python3-libvhdi              # an independent VHD reader: checks the differencing disks the tests build
 )
 
 missing=()

@@ -87,7 +87,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kVmdk:
       return OpenVmdk(path, options);
     case Format::kVhd:
-      return OpenVhd(path);
+      return OpenVhd(path, options);
     case Format::kVhdx:
       return OpenVhdx(path);
   }

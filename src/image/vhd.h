@@ -1,4 +1,6 @@
-// VHD ("vpc" in qemu-img) images: fixed and dynamic, read and write.
+// VHD ("vpc" in qemu-img) images: fixed and dynamic, read and write;
+// differencing (a child over a parent VHD, as Xen's blktap and Hyper-V
+// chains are made), read.
 #pragma once
 
 #include <memory>
@@ -9,7 +11,9 @@
 
 namespace ferry::image {
 
-Result<std::unique_ptr<ImageReader>> OpenVhd(const std::string& path);
+// `options.open_backing` false leaves a differencing disk's parent closed
+// (unallocated ranges then read as zeros).
+Result<std::unique_ptr<ImageReader>> OpenVhd(const std::string& path, const OpenOptions& options);
 // subformat "dynamic" (default) or "fixed".
 Result<std::unique_ptr<ImageWriter>> CreateVhd(const std::string& path, uint64_t size,
                                                const CreateOptions& options);

@@ -47,10 +47,8 @@ Result<Footer> ParseFooter(const uint8_t* p) {
   f.sectors_per_track = p[59];
   f.disk_type = LoadBE32(p + 60);
   std::memcpy(f.uuid, p + 68, 16);
-  if (f.disk_type == kTypeDifferencing) {
-    return Error(ErrorCode::kUnimplemented, "differencing VHD images are not supported");
-  }
-  if (f.disk_type != kTypeFixed && f.disk_type != kTypeDynamic) {
+  if (f.disk_type != kTypeFixed && f.disk_type != kTypeDynamic &&
+      f.disk_type != kTypeDifferencing) {
     return Corrupt("unknown disk type " + std::to_string(f.disk_type));
   }
   if (f.VirtualSize() % kSector || f.VirtualSize() > (uint64_t(1) << 44)) {
@@ -93,7 +91,47 @@ Result<DynamicHeader> ParseDynamicHeader(const uint8_t* p) {
     return Corrupt("block size " + std::to_string(h.block_size) + " is invalid");
   }
   if (h.max_table_entries > (1u << 24)) return Corrupt("block allocation table is too large");
+  std::memcpy(h.parent_uuid, p + 40, 16);
+  h.parent_name = Utf16ToUtf8(p + 64, 512, /*big_endian=*/true);
+  for (int i = 0; i < kParentLocators; ++i) {
+    const uint8_t* e = p + 576 + 24 * i;
+    h.locators[i] = {LoadBE32(e), LoadBE32(e + 8), LoadBE64(e + 16)};
+  }
   return h;
+}
+
+std::string Utf16ToUtf8(const uint8_t* p, size_t bytes, bool big_endian) {
+  auto unit = [&](size_t i) -> uint32_t {
+    return big_endian ? uint32_t(p[i] << 8 | p[i + 1]) : uint32_t(p[i + 1] << 8 | p[i]);
+  };
+  std::string out;
+  for (size_t i = 0; i + 1 < bytes; i += 2) {
+    uint32_t c = unit(i);
+    if (c == 0) break;
+    if (c >= 0xd800 && c < 0xdc00 && i + 3 < bytes && unit(i + 2) >= 0xdc00 &&
+        unit(i + 2) < 0xe000) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (unit(i + 2) - 0xdc00);
+      i += 2;
+    } else if (c >= 0xd800 && c < 0xe000) {
+      c = 0xfffd;
+    }
+    if (c < 0x80) {
+      out += char(c);
+    } else if (c < 0x800) {
+      out += char(0xc0 | c >> 6);
+      out += char(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      out += char(0xe0 | c >> 12);
+      out += char(0x80 | ((c >> 6) & 0x3f));
+      out += char(0x80 | (c & 0x3f));
+    } else {
+      out += char(0xf0 | c >> 18);
+      out += char(0x80 | ((c >> 12) & 0x3f));
+      out += char(0x80 | ((c >> 6) & 0x3f));
+      out += char(0x80 | (c & 0x3f));
+    }
+  }
+  return out;
 }
 
 void EncodeDynamicHeader(const DynamicHeader& h, uint8_t* p) {

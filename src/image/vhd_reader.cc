@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "base/endian.h"
 #include "image/file.h"
@@ -15,16 +16,19 @@ using namespace vhd;
 class VhdReader : public ImageReader {
  public:
   VhdReader(ImageFile file, uint64_t file_size, Footer footer, DynamicHeader dyn,
-            std::vector<uint32_t> bat)
+            std::vector<uint32_t> bat, std::unique_ptr<ImageReader> parent, std::string parent_path)
       : file_(std::move(file)),
         file_size_(file_size),
         footer_(footer),
-        dyn_(dyn),
+        dyn_(std::move(dyn)),
         bat_(std::move(bat)),
         size_(footer.VirtualSize()),
-        bitmap_bytes_((dyn.block_size / kSector / 8 + kSector - 1) / kSector * kSector) {}
+        bitmap_bytes_((dyn_.block_size / kSector / 8 + kSector - 1) / kSector * kSector),
+        parent_(std::move(parent)),
+        parent_path_(std::move(parent_path)) {}
 
   uint64_t virtual_size() const override { return size_; }
+  ImageReader* backing() const override { return parent_.get(); }
 
   Result<ImageDetails> Details() const override {
     ImageDetails d;
@@ -32,15 +36,40 @@ class VhdReader : public ImageReader {
     d.format = Format::kVhd;
     d.virtual_size = size_;
     ASSIGN_OR_RETURN(d.disk_size, file_.AllocatedBytes());
-    bool dynamic = footer_.disk_type == kTypeDynamic;
-    if (dynamic) d.cluster_size = dyn_.block_size;
-    d.specific = {{"subformat", dynamic ? "dynamic" : "fixed"},
+    const bool fixed = footer_.disk_type == kTypeFixed;
+    const bool differencing = footer_.disk_type == kTypeDifferencing;
+    if (!fixed) d.cluster_size = dyn_.block_size;
+    d.specific = {{"subformat", fixed          ? "fixed"
+                                : differencing ? "differencing"
+                                               : "dynamic"},
                   {"creator", std::string(footer_.creator_app, 4)}};
+    if (differencing) {
+      d.backing_file = dyn_.parent_name;
+      d.backing_path = parent_path_;
+      d.backing_format = Format::kVhd;
+    }
     return d;
   }
 
   Status Read(uint64_t offset, std::span<uint8_t> out) override {
-    return ReadByExtents(*this, file_, offset, out, "vhd block");
+    if (footer_.disk_type != kTypeDifferencing) {
+      return ReadByExtents(*this, file_, offset, out, "vhd block");
+    }
+    if (offset > size_ || out.size() > size_ - offset) {
+      return Error(ErrorCode::kInvalidArgument, "read past the end of the virtual disk");
+    }
+    while (!out.empty()) {
+      ASSIGN_OR_RETURN(Extent e, Map(offset, out.size()));
+      std::span<uint8_t> part = out.subspan(0, e.length);
+      if (e.depth == 0 && e.data) {
+        RETURN_IF_ERROR(file_.ReadAt(*e.host_offset, part, "vhd block"));
+      } else {
+        RETURN_IF_ERROR(ReadUnallocated(parent_.get(), offset, part));
+      }
+      offset += e.length;
+      out = out.subspan(e.length);
+    }
+    return OkStatus();
   }
 
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {
@@ -56,6 +85,7 @@ class VhdReader : public ImageReader {
     uint64_t block = offset / bs;
     e.length = std::min(e.length, bs - offset % bs);
     ASSIGN_OR_RETURN(std::optional<uint64_t> host, BlockData(block));
+    if (footer_.disk_type == kTypeDifferencing) return MapDifferencing(e, host);
     if (!host) {
       e.zero = true;
       // Merge following unallocated blocks.
@@ -77,6 +107,37 @@ class VhdReader : public ImageReader {
   }
 
  private:
+  // In a differencing disk a block's sector bitmap says which sectors this
+  // file holds (bit set, most significant bit first); the others, and
+  // whole unallocated blocks, are the parent's.
+  Result<Extent> MapDifferencing(Extent e, std::optional<uint64_t> host) const {
+    if (host) {
+      const uint64_t in_block = e.start % dyn_.block_size;
+      std::vector<uint8_t> bitmap(bitmap_bytes_);
+      RETURN_IF_ERROR(file_.ReadAt(*host - bitmap_bytes_, bitmap, "vhd sector bitmap"));
+      auto present = [&](uint64_t sector) { return (bitmap[sector / 8] >> (7 - sector % 8)) & 1; };
+      const uint64_t first = in_block / kSector;
+      const uint64_t last = (in_block + e.length - 1) / kSector;
+      uint64_t sector = first;
+      while (sector < last && present(sector + 1) == present(first)) ++sector;
+      e.length = std::min(e.length, (sector + 1) * kSector - in_block);
+      if (present(first)) {
+        e.data = e.present = true;
+        e.host_offset = *host + in_block;
+        return e;
+      }
+    }
+    if (parent_ && e.start < parent_->virtual_size()) {
+      ASSIGN_OR_RETURN(
+          Extent p, parent_->Map(e.start, std::min(e.length, parent_->virtual_size() - e.start)));
+      p.depth += 1;
+      return p;
+    }
+    e.zero = true;
+    e.depth = 1;
+    return e;
+  }
+
   // Where block `block`'s data starts in the file, or nullopt if unallocated.
   Result<std::optional<uint64_t>> BlockData(uint64_t block) const {
     uint32_t entry = bat_[block];
@@ -105,11 +166,103 @@ class VhdReader : public ImageReader {
   std::vector<uint32_t> bat_;
   uint64_t size_;
   uint64_t bitmap_bytes_;
+  std::unique_ptr<ImageReader> parent_;
+  std::string parent_path_;
 };
+
+std::string Hex(const uint8_t* uuid) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    out += kDigits[uuid[i] >> 4];
+    out += kDigits[uuid[i] & 15];
+  }
+  return out;
+}
+
+// The paths a differencing disk's locators name, most specific first:
+// relative ones (resolved against the child's directory), then absolute
+// ones, then the parent's bare name beside the child (Windows drive paths
+// cannot be followed on Linux, but the file often sits next to its child).
+std::vector<std::string> ParentCandidates(const ImageFile& file, uint64_t file_size,
+                                          const DynamicHeader& dyn) {
+  std::vector<std::string> relative, absolute;
+  for (const ParentLocator& l : dyn.locators) {
+    if (l.code != kLocatorW2ru && l.code != kLocatorW2ku && l.code != kLocatorMacX) continue;
+    if (l.data_length == 0 || l.data_length > 4096 || l.data_offset > file_size ||
+        l.data_length > file_size - l.data_offset) {
+      continue;
+    }
+    std::vector<uint8_t> raw(l.data_length);
+    if (!file.ReadAt(l.data_offset, raw, "vhd parent locator").ok()) continue;
+    std::string path;
+    if (l.code == kLocatorMacX) {
+      path.assign(raw.begin(), raw.end());
+      path = path.substr(0, path.find('\0'));
+      if (path.rfind("file://", 0) == 0) path = path.substr(7);
+    } else {
+      path = Utf16ToUtf8(raw.data(), raw.size(), /*big_endian=*/false);
+      std::replace(path.begin(), path.end(), '\\', '/');
+    }
+    if (path.empty()) continue;
+    const bool windows_drive = path.size() > 1 && path[1] == ':';
+    if (l.code == kLocatorW2ku || windows_drive || path[0] == '/') {
+      if (!windows_drive) absolute.push_back(path);
+    } else {
+      relative.push_back(
+          std::filesystem::path(ResolveRelative(file.path(), path)).lexically_normal().string());
+    }
+  }
+  std::vector<std::string> all = relative;
+  all.insert(all.end(), absolute.begin(), absolute.end());
+  std::string name = dyn.parent_name;
+  std::replace(name.begin(), name.end(), '\\', '/');
+  if (!name.empty()) all.push_back(ResolveRelative(file.path(), name.substr(name.rfind('/') + 1)));
+  return all;
+}
+
+// Opens the parent a differencing disk names and checks it is the one the
+// child was made from (its footer UUID).
+Result<std::unique_ptr<ImageReader>> OpenParent(const ImageFile& file, uint64_t file_size,
+                                                const DynamicHeader& dyn,
+                                                const OpenOptions& options,
+                                                std::string* parent_path) {
+  const std::string& path = file.path();
+  for (const std::string& candidate : ParentCandidates(file, file_size, dyn)) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(candidate, ec)) continue;
+    ASSIGN_OR_RETURN(ImageFile parent_file, ImageFile::Open(candidate, false));
+    uint8_t footer[kFooterSize];
+    ASSIGN_OR_RETURN(uint64_t parent_size, parent_file.Size());
+    if (parent_size < kFooterSize) continue;
+    RETURN_IF_ERROR(parent_file.ReadAt(0, footer, "vhd footer"));
+    if (std::memcmp(footer, "conectix", 8) != 0) {
+      RETURN_IF_ERROR(parent_file.ReadAt(parent_size - kFooterSize, footer, "vhd footer"));
+    }
+    Result<Footer> f = ParseFooter(footer);
+    if (!f.ok()) return std::move(f).error().WithContext(path + ": parent " + candidate);
+    if (std::memcmp(f->uuid, dyn.parent_uuid, 16) != 0) {
+      return Error(ErrorCode::kCorrupt,
+                   path + ": parent " + candidate + " has UUID " + Hex(f->uuid) +
+                       ", the differencing disk was made from " + Hex(dyn.parent_uuid) +
+                       " (the parent was replaced or written to)");
+    }
+    OpenOptions sub;
+    sub.format = Format::kVhd;
+    sub.chain = options.chain;
+    Result<std::unique_ptr<ImageReader>> parent = OpenImage(candidate, sub);
+    if (!parent.ok()) return std::move(parent).error().WithContext(path + ": parent");
+    *parent_path = candidate;
+    return parent;
+  }
+  return Error(ErrorCode::kNotFound, path + ": parent '" + dyn.parent_name +
+                                         "' of this differencing VHD not found (looked where "
+                                         "its locators point and beside it)");
+}
 
 }  // namespace
 
-Result<std::unique_ptr<ImageReader>> OpenVhd(const std::string& path) {
+Result<std::unique_ptr<ImageReader>> OpenVhd(const std::string& path, const OpenOptions& options) {
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, false));
   ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
   if (file_size < kFooterSize)
@@ -153,8 +306,16 @@ Result<std::unique_ptr<ImageReader>> OpenVhd(const std::string& path) {
     bat.resize(dyn.max_table_entries);
     for (size_t i = 0; i < bat.size(); ++i) bat[i] = LoadBE32(&raw[i * 4]);
   }
-  return std::unique_ptr<ImageReader>(
-      new VhdReader(std::move(file), file_size, *footer, dyn, std::move(bat)));
+  std::unique_ptr<ImageReader> parent;
+  std::string parent_path;
+  if (footer->disk_type == kTypeDifferencing && options.open_backing) {
+    // A parent smaller than its child reads as zeros past its end, as a
+    // qcow2 backing file does (ReadUnallocated, MapDifferencing).
+    ASSIGN_OR_RETURN(parent, OpenParent(file, file_size, dyn, options, &parent_path));
+  }
+  return std::unique_ptr<ImageReader>(new VhdReader(std::move(file), file_size, *footer,
+                                                    std::move(dyn), std::move(bat),
+                                                    std::move(parent), parent_path));
 }
 
 }  // namespace ferry::image

@@ -28,7 +28,8 @@ using namespace image;
 constexpr const char* kUsage =
     "usage: ferry import SOURCE --out DIR [-O raw|qcow2] [-p] [--force] [--no-fixup]\n"
     "                    [--fstab-uuid]\n"
-    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, or a libvirt domain XML\n"
+    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, a libvirt domain XML\n"
+    "          or a Xen xl configuration (/etc/xen/NAME.cfg)\n"
     "  -O raw (default) gives disks that `ferry run --vm DIR` boots; qcow2 is for storing\n"
     "  or moving the VM (ferry run takes raw disks)\n";
 

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kMaxDescriptor = 16 << 20;
 
-enum class Kind { kVmx, kOva, kOvf, kLibvirt };
+enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl };
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -38,8 +38,9 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
       text.find("virtualHW.version") != std::string::npos) {
     return Kind::kVmx;
   }
+  if (LooksLikeXlConfig(text)) return Kind::kXl;
   return Error(ErrorCode::kInvalidArgument,
-               path + ": not a VMX, OVA, OVF or libvirt domain XML file");
+               path + ": not a VMX, OVA, OVF, libvirt domain XML or Xen xl configuration file");
 }
 
 Result<std::string> ReadWhole(const ImageFile& file) {
@@ -142,6 +143,8 @@ Result<ImportSource> LoadImportSource(const std::string& path, const std::string
   ImportSource src;
   if (kind == Kind::kVmx) {
     ASSIGN_OR_RETURN(src.vm, ParseVmx(text, DirName(path)));
+  } else if (kind == Kind::kXl) {
+    ASSIGN_OR_RETURN(src.vm, ParseXlConfig(text, DirName(path)));
   } else {
     ASSIGN_OR_RETURN(src.vm, ParseLibvirtDomain(text, DirName(path)));
   }

@@ -1,5 +1,5 @@
 // What ferry import reads out of a foreign VM description (VMware VMX, OVF,
-// libvirt domain XML) before it converts anything: the machine, its disks
+// libvirt domain XML, Xen xl configuration) before it converts anything: the machine, its disks
 // and NICs, and every part of it that ferry cannot carry over.
 #pragma once
 
@@ -31,7 +31,7 @@ struct SourceNic {
 };
 
 struct SourceVm {
-  std::string kind;  // "vmx", "ova", "ovf", "libvirt"
+  std::string kind;  // "vmx", "ova", "ovf", "libvirt", "xl"
   std::string name;
   uint64_t memory_bytes = 0;
   uint32_t vcpus = 1;
@@ -52,5 +52,9 @@ std::optional<std::string> NormalizeMac(const std::string& text);
 Result<SourceVm> ParseVmx(const std::string& text, const std::string& dir);
 Result<SourceVm> ParseOvf(const std::string& text);
 Result<SourceVm> ParseLibvirtDomain(const std::string& text, const std::string& dir);
+// Xen's xl domain configuration (/etc/xen/NAME.cfg).
+Result<SourceVm> ParseXlConfig(const std::string& text, const std::string& dir);
+// True when the first part of a file reads like an xl configuration.
+bool LooksLikeXlConfig(const std::string& head);
 
 }  // namespace ferry::image

@@ -1,5 +1,6 @@
 // The foreign VM descriptions ferry import reads: the first input byte picks
-// the parser (VMX, OVF, libvirt domain XML, OVA manifest), the rest is the
+// the parser (VMX, OVF, libvirt domain XML, OVA manifest, Xen xl
+// configuration), the rest is the
 // text.
 #include <string>
 
@@ -10,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::image;
   if (size < 1) return 0;
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0:
       (void)ParseVmx(text, "/nonexistent");
       break;
@@ -22,6 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 3:
       (void)ParseManifest(text);
+      break;
+    case 4:
+      (void)ParseXlConfig(text, "/nonexistent");
+      (void)LooksLikeXlConfig(text);
       break;
   }
   return 0;

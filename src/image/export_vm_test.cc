@@ -60,6 +60,14 @@ TEST(ExportVm, VmxParsesBack) {
   EXPECT_EQ(back->nics[2].mac, "");
 }
 
+TEST(ExportVm, VmxKeepsARecordedVmwareGuestOs) {
+  ExportVm vm = Sample();
+  vm.guest_os = "debian11-64";
+  Result<SourceVm> back = ParseVmx(VmxText(vm), "/dir");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->guest_os, "debian11-64");
+}
+
 TEST(ExportVm, OvfParsesBack) {
   ExportVm vm = Sample();
   Result<SourceVm> back = ParseOvf(OvfText(vm));

@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kHeader =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    "<Envelope vmw:buildId=\"ferry\" xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"\n"
+    "<Envelope xmlns=\"http://schemas.dmtf.org/ovf/envelope/1\"\n"
     "    xmlns:cim=\"http://schemas.dmtf.org/wbem/wscim/1/common\"\n"
     "    xmlns:ovf=\"http://schemas.dmtf.org/ovf/envelope/1\"\n"
     "    xmlns:rasd=\"http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"

@@ -63,6 +63,7 @@ void Nics(std::string& out, const ExportVm& vm) {
     const std::string& mac = vm.nics[i].mac;
     Line(out, e + ".present", "TRUE");
     Line(out, e + ".virtualDev", "vmxnet3");
+    Line(out, e + ".networkName", "VM Network");  // ESXi's default port group
     if (mac.empty()) {
       Line(out, e + ".addressType", "generated");  // VMware assigns one
       continue;

@@ -271,3 +271,21 @@ def test_help_and_bad_target(tmp_path):
     assert "export" in run("--help").stdout
     r = run("export", tmp_path, "--to", "vbox", "--out", tmp_path / "o", check=False)
     assert r.returncode != 0 and "vbox" in r.stderr
+
+
+def test_qcow2_vm_to_ova(tmp_path, ferry_vm):
+    """A ferry VM whose disks are qcow2 (import -O qcow2) exports the same."""
+    _, disk, data, root = ferry_vm
+    xml = tmp_path / "guest.xml"
+    xml.write_text(f"""<domain type='kvm'><name>q</name><memory unit='MiB'>256</memory>
+<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>
+<source file='{disk}'/><target dev='vda' bus='virtio'/></disk></devices></domain>""")
+    run("import", xml, "--out", tmp_path / "vm", "-O", "qcow2")
+    assert (tmp_path / "vm" / "disk0.qcow2").exists()
+    ova = tmp_path / "q.ova"
+    r = run("export", tmp_path / "vm", "--to", "ova", "--out", ova, "-p")
+    assert "0 NIC(s)" in r.stdout
+    with tarfile.open(ova) as t:
+        assert t.getnames() == ["q.ovf", "q.mf", "q-disk0.vmdk"]
+        (tmp_path / "d.vmdk").write_bytes(t.extractfile("q-disk0.vmdk").read())
+    assert_scsi_disk(raw_copy(tmp_path / "d.vmdk", tmp_path / "d.raw", "vmdk"), disk, root)

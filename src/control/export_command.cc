@@ -12,16 +12,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <memory>
 
 #include "base/units.h"
 #include "control/vm_description.h"
 #include "image/args.h"
-#include "image/command_util.h"
-#include "image/convert.h"
+#include "image/export_disks.h"
 #include "image/export_vm.h"
 #include "image/file.h"
-#include "image/guest_fixup.h"
 #include "image/ova_writer.h"
 #include "image/staging_dir.h"
 #include "image/temp_output.h"
@@ -51,13 +48,6 @@ struct Lists {
   std::vector<std::string> notes;        // changes made on the way
 };
 
-// What the target's disks are: format, file name extension, VMDK options.
-struct DiskKind {
-  Format format;
-  const char* extension;
-  CreateOptions create;
-};
-
 Result<Target> ParseTarget(const std::string& text) {
   if (text == "vmx") return Target::kVmx;
   if (text == "ova") return Target::kOva;
@@ -65,14 +55,18 @@ Result<Target> ParseTarget(const std::string& text) {
   return Error(ErrorCode::kInvalidArgument, "--to '" + text + "' is not one of vmx, ova, libvirt");
 }
 
-DiskKind KindFor(Target target) {
-  DiskKind kind{Format::kQcow2, ".qcow2", {}};
-  if (target == Target::kLibvirt) return kind;
-  kind.format = Format::kVmdk;
-  kind.extension = ".vmdk";
-  kind.create.subformat = target == Target::kOva ? "streamOptimized" : "monolithicSparse";
-  kind.create.adapter_type = "lsilogic";
-  return kind;
+// The target's disks: qcow2 on virtio for libvirt; VMDKs on LSI Logic SCSI
+// for VMware, so the guest's disks become /dev/sdX.
+DiskTarget TargetFor(Target target) {
+  DiskTarget disks;
+  disks.extension = ".qcow2";
+  if (target == Target::kLibvirt) return disks;
+  disks.format = Format::kVmdk;
+  disks.extension = ".vmdk";
+  disks.create.subformat = target == Target::kOva ? "streamOptimized" : "monolithicSparse";
+  disks.create.adapter_type = "lsilogic";
+  disks.naming = DiskNaming::kScsi;
+  return disks;
 }
 
 // The VM's name as a file name: letters, digits, '.', '_' and '-' kept.
@@ -101,33 +95,6 @@ Result<VmDescription> LoadSource(const std::string& source) {
   return LoadVmDescription(file);
 }
 
-// Every source disk opened before anything is written, so that a missing
-// one is refused with nothing left behind.
-Result<std::vector<std::unique_ptr<ImageReader>>> OpenDisks(const VmDescription& vm) {
-  std::vector<std::unique_ptr<ImageReader>> readers;
-  for (size_t i = 0; i < vm.disks.size(); ++i) {
-    const std::string which = "disk " + std::to_string(i) + " (" + vm.disks[i].path + ")";
-    Result<Format> format = ParseFormat(vm.disks[i].format);
-    if (!format.ok()) return std::move(format).error().WithContext(which);
-    OpenOptions open;
-    open.format = *format;
-    Result<std::unique_ptr<ImageReader>> r = OpenImage(vm.disks[i].path, open);
-    if (!r.ok()) return std::move(r).error().WithContext(which);
-    readers.push_back(std::move(*r));
-  }
-  return readers;
-}
-
-Status Convert(ImageReader& src, Format format, const std::string& out, CreateOptions create,
-               bool progress) {
-  create.final_name = out.substr(out.rfind('/') + 1);
-  ASSIGN_OR_RETURN(auto dst, CreateImage(format, out, src.virtual_size(), create));
-  CopyOptions copy;
-  if (progress) copy.progress = PrintCopyProgress;
-  RETURN_IF_ERROR(CopyImage(src, *dst, copy));
-  return OkStatus();
-}
-
 void AddFixupReport(const FixupReport& fr, Lists& lists) {
   for (const std::string& c : fr.changes) lists.notes.push_back("fix-up: " + c);
   for (const std::string& k : fr.kernels) lists.notes.push_back(k);
@@ -135,48 +102,20 @@ void AddFixupReport(const FixupReport& fr, Lists& lists) {
   for (const std::string& w : fr.warnings) lists.not_carried.push_back("fix-up: " + w);
 }
 
-// Copies every disk to raw in `work`, fixes the guest up there for the
-// target's bus, then converts each to `out_dir/BASE-diskN.EXT`.
-Result<std::vector<ExportDisk>> ExportDisks(const VmDescription& vm, Target target,
-                                            const std::string& base, const std::string& out_dir,
-                                            const StagingDir& work, bool fixup, bool progress,
-                                            Lists& lists) {
-  ASSIGN_OR_RETURN(auto readers, OpenDisks(vm));
-  const DiskKind kind = KindFor(target);
-  std::vector<std::string> raws;
-  if (fixup) {
-    for (size_t i = 0; i < readers.size(); ++i) {
-      raws.push_back(work.File("disk" + std::to_string(i) + ".raw"));
-      RETURN_IF_ERROR_CTX(Convert(*readers[i], Format::kRaw, raws[i], {}, progress),
-                          "disk " + std::to_string(i));
-    }
-    FixupOptions fo;
-    fo.naming = target == Target::kLibvirt ? DiskNaming::kVirtio : DiskNaming::kScsi;
-    ASSIGN_OR_RETURN(FixupReport fr, FixGuest(raws, fo));
-    AddFixupReport(fr, lists);
+Result<std::vector<ExportDisk>> Disks(const VmDescription& vm, Target target,
+                                      const std::string& base, const std::string& out_dir,
+                                      const StagingDir& work, bool fixup, bool progress,
+                                      Lists& lists) {
+  std::vector<DiskSource> sources;
+  for (const VmDescriptionDisk& d : vm.disks) sources.push_back({d.path, d.format});
+  ASSIGN_OR_RETURN(ExportedDisks out, ExportDisks(sources, TargetFor(target), base, out_dir,
+                                                  work.path(), fixup, progress));
+  if (out.fixup) {
+    AddFixupReport(*out.fixup, lists);
   } else {
     lists.notes.push_back("guest fix-ups skipped (--no-fixup)");
   }
-  std::vector<ExportDisk> disks;
-  for (size_t i = 0; i < readers.size(); ++i) {
-    ExportDisk d;
-    d.file = base + "-disk" + std::to_string(i) + kind.extension;
-    d.capacity = readers[i]->virtual_size();
-    const std::string out = out_dir + "/" + d.file;
-    if (fixup) {
-      ASSIGN_OR_RETURN(auto raw, OpenImage(raws[i], OpenOptions{Format::kRaw, false, {}}));
-      RETURN_IF_ERROR_CTX(Convert(*raw, kind.format, out, kind.create, progress),
-                          "disk " + std::to_string(i));
-      ::unlink(raws[i].c_str());
-    } else {
-      RETURN_IF_ERROR_CTX(Convert(*readers[i], kind.format, out, kind.create, progress),
-                          "disk " + std::to_string(i));
-    }
-    ASSIGN_OR_RETURN(ImageFile f, ImageFile::Open(out, false));
-    ASSIGN_OR_RETURN(d.file_size, f.Size());
-    disks.push_back(d);
-  }
-  return disks;
+  return out.disks;
 }
 
 // The machine as the target records it; what it cannot hold goes to `lists`.
@@ -315,8 +254,8 @@ Status ExportToDirectory(const Request& req, const VmDescription& desc, ExportVm
                          const StagingDir& work, Lists& lists) {
   ASSIGN_OR_RETURN(StagingDir staging, StagingDir::Prepare(req.out, req.force, req.force));
   const std::string base = FileBase(vm.name);
-  ASSIGN_OR_RETURN(vm.disks, ExportDisks(desc, req.target, base, staging.path(), work, req.fixup,
-                                         req.progress, lists));
+  ASSIGN_OR_RETURN(vm.disks, Disks(desc, req.target, base, staging.path(), work, req.fixup,
+                                   req.progress, lists));
   const std::string final_dir = AbsoluteFinal(req.out);
   for (ExportDisk& d : vm.disks) d.path = final_dir + "/" + d.file;
   const bool vmx = req.target == Target::kVmx;
@@ -330,8 +269,8 @@ Status ExportToOva(const Request& req, const VmDescription& desc, ExportVm& vm,
                    const StagingDir& work, Lists& lists) {
   ASSIGN_OR_RETURN(TempOutput out, TempOutput::Prepare(req.out, req.force));
   const std::string base = FileBase(vm.name);
-  ASSIGN_OR_RETURN(vm.disks, ExportDisks(desc, req.target, base, work.path(), work, req.fixup,
-                                         req.progress, lists));
+  ASSIGN_OR_RETURN(
+      vm.disks, Disks(desc, req.target, base, work.path(), work, req.fixup, req.progress, lists));
   std::vector<OvaFile> files;
   for (const ExportDisk& d : vm.disks) files.push_back({d.file, work.File(d.file)});
   RETURN_IF_ERROR(WriteOva(out.temp_path(), base + ".ovf", OvfText(vm), files));

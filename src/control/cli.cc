@@ -5,6 +5,7 @@
 #include <string>
 
 #include "control/commands.h"
+#include "control/export_command.h"
 #include "image/image_command.h"
 #include "image/import_command.h"
 #include "image/p2v_command.h"
@@ -26,6 +27,7 @@ commands:
   migrate   move a running VM to a receiver        (ferry migrate --api PATH --to tcp:HOST:PORT)
   image     inspect and convert disk images        (ferry image --help)
   import    a VMware/OVA/libvirt VM into ferry     (ferry import --help)
+  export    a ferry VM out to VMware/OVA/libvirt   (ferry export --help)
   p2v       image a physical disk                  (ferry p2v --help)
   v2p       write an image onto a physical disk    (ferry v2p --help)
 
@@ -44,6 +46,7 @@ int RunCli(int argc, char** argv) {
   if (command == "run") return RunCommand(rest);
   if (command == "image") return RunImageCommand(argc - 1, argv + 1);
   if (command == "import") return RunImportCommand(argc - 1, argv + 1);
+  if (command == "export") return RunExportCommand(argc - 1, argv + 1);
   if (command == "p2v") return RunP2vCommand(argc - 1, argv + 1);
   if (command == "v2p") return RunV2pCommand(argc - 1, argv + 1);
   if (command == "status") return StatusCommand(rest);

@@ -97,6 +97,7 @@ Result<VmDescription> ParseVmDescription(const std::string& text, const std::str
   if (name != nullptr) out.name = name->as_string();
   ASSIGN_OR_RETURN(uint64_t memory, OptionalCount(root, "memory", file));
   out.memory_bytes = MemoryForFerry(memory);
+  out.recorded_memory_bytes = memory;
   ASSIGN_OR_RETURN(uint64_t cpus, OptionalCount(root, "vcpus", file));
   if (cpus > 255) return Bad(file, "'vcpus' " + std::to_string(cpus) + " is more than 255");
   out.cpus = static_cast<uint32_t>(cpus);
@@ -104,6 +105,14 @@ Result<VmDescription> ParseVmDescription(const std::string& text, const std::str
   if (kernel != nullptr) out.kernel = Resolve(dir, kernel->as_string());
   ASSIGN_OR_RETURN(const Json* cmdline, OptionalString(root, "cmdline", file));
   if (cmdline != nullptr) out.cmdline = cmdline->as_string();
+  ASSIGN_OR_RETURN(const Json* firmware, OptionalString(root, "firmware", file));
+  if (firmware != nullptr) out.firmware = firmware->as_string();
+  ASSIGN_OR_RETURN(const Json* guest_os, OptionalString(root, "guest_os", file));
+  if (guest_os != nullptr) out.guest_os = guest_os->as_string();
+  if (const Json* from = root.Get("imported_from"); from != nullptr && from->is_object()) {
+    ASSIGN_OR_RETURN(const Json* kind, OptionalString(*from, "kind", file));
+    if (kind != nullptr) out.imported_from = kind->as_string();
+  }
   RETURN_IF_ERROR(ParseDisks(root, dir, file, out));
   RETURN_IF_ERROR(ParseNics(root, file, out));
   return out;

@@ -21,9 +21,13 @@ struct VmDescriptionDisk {
 
 struct VmDescription {
   std::string name;
-  uint64_t memory_bytes = 0;  // 0: not recorded
-  uint32_t cpus = 0;          // 0: not recorded
-  std::string kernel;         // optional keys a user may add: direct kernel boot
+  uint64_t memory_bytes = 0;           // rounded up for ferry's slots; 0: not recorded
+  uint64_t recorded_memory_bytes = 0;  // as recorded, for export to other platforms
+  uint32_t cpus = 0;                   // 0: not recorded
+  std::string firmware;                // "bios", "efi" or "" (not recorded)
+  std::string guest_os;                // the source platform's words for it
+  std::string imported_from;           // the source's kind ("vmx", "ova", ...) or
+  std::string kernel;                  // optional keys a user may add: direct kernel boot
   std::string cmdline;
   std::vector<VmDescriptionDisk> disks;
   std::vector<std::optional<MacAddress>> nic_macs;  // nullopt: none carried over

@@ -10,6 +10,19 @@ std::string ErrorOf(const std::string& text) {
   return vm.ok() ? "" : vm.error().message();
 }
 
+TEST(VmDescription, WhatExportCarriesToOtherPlatforms) {
+  Result<VmDescription> vm = ParseVmDescription(
+      R"({"name":"web","memory":1025000000,"vcpus":1,"firmware":"efi","guest_os":"ubuntu-64",
+          "imported_from":{"kind":"vmx","path":"/x/web.vmx"}})",
+      "/vms/web", "vm.json");
+  ASSERT_TRUE(vm.ok()) << vm.error().message();
+  EXPECT_EQ(vm->recorded_memory_bytes, 1025000000u);  // not rounded for ferry's slots
+  EXPECT_EQ(vm->firmware, "efi");
+  EXPECT_EQ(vm->guest_os, "ubuntu-64");
+  EXPECT_EQ(vm->imported_from, "vmx");
+  EXPECT_NE(ErrorOf(R"({"guest_os":5})"), "");
+}
+
 TEST(VmDescription, WhatImportWrites) {
   Result<VmDescription> vm = ParseVmDescription(
       R"({"name":"web","memory":1048576000,"vcpus":2,"firmware":"bios",
@@ -51,8 +64,7 @@ TEST(VmDescription, MemoryRoundsUpToTwoMiBAndAtLeastSixteen) {
 
 TEST(VmDescription, KernelAndCmdlineAUserAdded) {
   Result<VmDescription> vm = ParseVmDescription(
-      R"({"kernel":"boot/vmlinuz","cmdline":"root=/dev/vda1 console=ttyS0"})", "/vms/a",
-      "vm.json");
+      R"({"kernel":"boot/vmlinuz","cmdline":"root=/dev/vda1 console=ttyS0"})", "/vms/a", "vm.json");
   ASSERT_TRUE(vm.ok());
   EXPECT_EQ(vm->kernel, "/vms/a/boot/vmlinuz");
   EXPECT_EQ(vm->cmdline, "root=/dev/vda1 console=ttyS0");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace ferry::image {
 namespace {
@@ -12,11 +13,17 @@ struct Match {
   std::string number;   // partition, possibly empty
 };
 
-// A disk name at `at` ("/dev/" already matched by the caller).
-std::optional<Match> MatchName(const std::string& t, size_t at) {
+const char* Prefix(DiskNaming naming) {
+  return naming == DiskNaming::kScsi ? "sd" : "vd";
+}
+
+// A disk name at `at` ("/dev/" already matched by the caller) that is not
+// already named for `naming`.
+std::optional<Match> MatchName(const std::string& t, size_t at, DiskNaming naming) {
   size_t p = at;
-  for (const char* prefix : {"xvd", "hd", "sd"}) {
+  for (const char* prefix : {"xvd", "hd", "sd", "vd"}) {
     size_t n = std::char_traits<char>::length(prefix);
+    if (std::strcmp(prefix, Prefix(naming)) == 0) continue;
     if (t.compare(p, n, prefix) == 0) {
       p += n;
       Match m;
@@ -53,7 +60,7 @@ bool AtLineStart(const std::string& t, size_t at) {
 
 }  // namespace
 
-Rewrite RewriteDeviceNames(const std::string& text, const UuidFor& uuid_for) {
+Rewrite RewriteDeviceNames(const std::string& text, const UuidFor& uuid_for, DiskNaming naming) {
   Rewrite r;
   static const std::string kDev = "/dev/";
   size_t at = 0;
@@ -61,7 +68,7 @@ Rewrite RewriteDeviceNames(const std::string& text, const UuidFor& uuid_for) {
     size_t found = text.find(kDev, at);
     if (found == std::string::npos) break;
     r.text.append(text, at, found - at);
-    std::optional<Match> m = MatchName(text, found + kDev.size());
+    std::optional<Match> m = MatchName(text, found + kDev.size(), naming);
     if (!m) {
       r.text += kDev;
       at = found + kDev.size();
@@ -71,7 +78,7 @@ Rewrite RewriteDeviceNames(const std::string& text, const UuidFor& uuid_for) {
     if (uuid_for && AtLineStart(text, found)) {
       uuid = uuid_for(DiskIndex(m->letters), m->number.empty() ? 0 : std::stoi(m->number));
     }
-    r.text += uuid ? *uuid : kDev + "vd" + m->letters + m->number;
+    r.text += uuid ? *uuid : kDev + Prefix(naming) + m->letters + m->number;
     ++r.changes;
     at = found + kDev.size() + m->length;
   }

@@ -29,5 +29,31 @@ TEST(DeviceNames, UuidOnlyInTheFirstFstabField) {
   EXPECT_EQ(r.text, "  UUID=abcd / ext4\n/dev/vdb1 /x\n# root=/dev/vda1\n");
 }
 
+TEST(DeviceNames, VirtioBecomesScsiForExport) {
+  Rewrite r = RewriteDeviceNames(
+      "/dev/vda1 / ext4\n/dev/vdb /data\nUUID=1234 /srv\n/dev/mapper/vg-lv /opt\n"
+      "linux /vmlinuz root=/dev/vda1 resume=/dev/vdaa12\n",
+      nullptr, DiskNaming::kScsi);
+  EXPECT_EQ(r.text,
+            "/dev/sda1 / ext4\n/dev/sdb /data\nUUID=1234 /srv\n/dev/mapper/vg-lv /opt\n"
+            "linux /vmlinuz root=/dev/sda1 resume=/dev/sdaa12\n");
+  EXPECT_EQ(r.changes, 4);
+}
+
+TEST(DeviceNames, ScsiNamingKeepsScsiNamesAndRenamesXenAndIde) {
+  Rewrite r = RewriteDeviceNames("/dev/sda1 /dev/xvdb2 /dev/hdc /dev/vdX /dev/vda1b /dev/vd\n",
+                                 nullptr, DiskNaming::kScsi);
+  EXPECT_EQ(r.text, "/dev/sda1 /dev/sdb2 /dev/sdc /dev/vdX /dev/vda1b /dev/vd\n");
+  EXPECT_EQ(r.changes, 2);
+}
+
+TEST(DeviceNames, RoundTripVirtioScsiVirtio) {
+  const std::string fstab = "/dev/vda1 / ext4 defaults 0 1\n/dev/vdb2 none swap sw 0 0\n";
+  Rewrite out = RewriteDeviceNames(fstab, nullptr, DiskNaming::kScsi);
+  Rewrite back = RewriteDeviceNames(out.text);
+  EXPECT_EQ(out.text, "/dev/sda1 / ext4 defaults 0 1\n/dev/sdb2 none swap sw 0 0\n");
+  EXPECT_EQ(back.text, fstab);
+}
+
 }  // namespace
 }  // namespace ferry::image

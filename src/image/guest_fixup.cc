@@ -30,6 +30,23 @@ constexpr const char* kBootFiles[] = {"/boot/grub/grub.cfg",
                                       "/grub/menu.lst",
                                       "/extlinux/extlinux.conf"};
 
+// The kernel module that drives the disks of the platform the guest moves
+// to, where a kernel tree keeps it, and the platform's name for the report.
+struct DiskDriver {
+  const char* module;  // "virtio_blk"
+  const char* dir;     // under /lib/modules/VERSION/kernel
+  const char* platform;
+  const char* needed;  // what an initramfs must be rebuilt with
+};
+
+DiskDriver DriverFor(DiskNaming naming) {
+  if (naming == DiskNaming::kScsi) {
+    return {"mptspi", "drivers/message/fusion", "VMware's LSI Logic SCSI controller",
+            "the mptspi driver"};
+  }
+  return {"virtio_blk", "drivers/block", "KVM", "virtio drivers"};
+}
+
 struct Volume {
   int disk = 0;
   Partition part;    // for a logical volume: the range it occupies on the disk
@@ -140,14 +157,14 @@ void FindVolumes(const std::string& path, int disk, std::vector<Volume>& out, Fi
 }
 
 Status RewriteFile(ExtFs& fs, const Volume& v, const std::string& file, const UuidFor& uuid_for,
-                   FixupReport& report) {
+                   DiskNaming naming, FixupReport& report) {
   Result<std::optional<std::string>> text = fs.ReadFile(file, kMaxConfig);
   if (!text.ok()) {
     report.warnings.push_back(v.name() + ": " + file + " not rewritten: " + text.error().message());
     return OkStatus();
   }
   if (!*text) return OkStatus();
-  Rewrite r = RewriteDeviceNames(**text, uuid_for);
+  Rewrite r = RewriteDeviceNames(**text, uuid_for, naming);
   if (r.changes == 0) return OkStatus();
   RETURN_IF_ERROR(fs.WriteFile(file, r.text));
   report.changes.push_back(v.name() + ": " + file + ": " + std::to_string(r.changes) +
@@ -155,29 +172,32 @@ Status RewriteFile(ExtFs& fs, const Volume& v, const std::string& file, const Uu
   return OkStatus();
 }
 
-// Where kernel version `version`'s virtio_blk lives, searched on every
+// Where kernel version `version`'s disk driver lives, searched on every
 // volume (/lib/modules is on the root filesystem, the kernel maybe on /boot).
-std::string VirtioBlkFor(const std::string& version, const std::vector<Volume>& volumes) {
+std::string DriverFor(const DiskDriver& driver, const std::string& version,
+                      const std::vector<Volume>& volumes) {
+  const std::string ko = std::string(driver.module) + ".ko";
   for (const Volume& v : volumes) {
     if (!v.ext) continue;
     Result<ExtFs> fs = ExtFs::Open(v.path, v.part.start, false);
     if (!fs.ok()) continue;
     const std::string dir = "/lib/modules/" + version;
     Result<std::optional<std::string>> builtin = fs->ReadFile(dir + "/modules.builtin", kMaxConfig);
-    if (builtin.ok() && *builtin && (*builtin)->find("virtio_blk.ko") != std::string::npos) {
+    if (builtin.ok() && *builtin && (*builtin)->find(ko) != std::string::npos) {
       return "built in";
     }
-    Result<std::vector<std::string>> block = fs->List(dir + "/kernel/drivers/block");
+    Result<std::vector<std::string>> block = fs->List(dir + "/kernel/" + driver.dir);
     if (block.ok()) {
       for (const std::string& name : *block) {
-        if (name.rfind("virtio_blk.ko", 0) == 0) return "module";
+        if (name.rfind(ko, 0) == 0) return "module";
       }
     }
   }
   return "";
 }
 
-void CheckKernels(const std::vector<Volume>& volumes, FixupReport& report) {
+void CheckKernels(const DiskDriver& disk_driver, const std::vector<Volume>& volumes,
+                  FixupReport& report) {
   for (const Volume& v : volumes) {
     if (!v.ext) continue;
     Result<ExtFs> fs = ExtFs::Open(v.path, v.part.start, false);
@@ -189,11 +209,11 @@ void CheckKernels(const std::vector<Volume>& volumes, FixupReport& report) {
       for (const std::string& name : *names) {
         if (name.rfind("vmlinuz-", 0) != 0) continue;
         std::string version = name.substr(8);
-        std::string driver = VirtioBlkFor(version, volumes);
-        std::string line = "kernel " + version + " (" + v.name() + "): virtio_blk ";
+        std::string driver = DriverFor(disk_driver, version, volumes);
+        std::string line = "kernel " + version + " (" + v.name() + "): " + disk_driver.module + " ";
         if (driver.empty()) {
-          report.unbootable.push_back(line +
-                                      "missing: this kernel will not find its disk under KVM");
+          report.unbootable.push_back(line + "missing: this kernel will not find its disk under " +
+                                      disk_driver.platform);
           continue;
         }
         line += driver;
@@ -203,11 +223,12 @@ void CheckKernels(const std::vector<Volume>& volumes, FixupReport& report) {
                {prefix + "initrd.img-" + version, prefix + "initramfs-" + version + ".img"}) {
             Result<std::optional<std::string>> data = fs->ReadFile(candidate, kMaxInitramfs);
             if (data.ok() && *data) {
-              ScanResult s = ScanInitramfs(**data, "virtio_blk");
-              initrd = s == ScanResult::kFound      ? "; initramfs includes it"
-                       : s == ScanResult::kNotFound ? "; initramfs lacks it: rebuild the initramfs "
-                                                      "with virtio drivers before booting"
-                                                    : "; initramfs not inspected (compression)";
+              ScanResult s = ScanInitramfs(**data, disk_driver.module);
+              initrd = s == ScanResult::kFound ? "; initramfs includes it"
+                       : s == ScanResult::kNotFound
+                           ? std::string("; initramfs lacks it: rebuild the initramfs with ") +
+                                 disk_driver.needed + " before booting"
+                           : "; initramfs not inspected (compression)";
               break;
             }
           }
@@ -249,14 +270,16 @@ Result<FixupReport> FixGuest(const std::vector<std::string>& raw_disks,
     if (fs->needs_recovery()) {
       report.warnings.push_back(v.name() +
                                 ": the journal needs recovery (not shut down cleanly); left "
-                                "unchanged: run e2fsck on it, then import again");
+                                "unchanged: run e2fsck on it, then run this command again");
       continue;
     }
-    RETURN_IF_ERROR(RewriteFile(*fs, v, kFstab, uuid_for, report));
-    for (const char* file : kBootFiles) RETURN_IF_ERROR(RewriteFile(*fs, v, file, nullptr, report));
+    RETURN_IF_ERROR(RewriteFile(*fs, v, kFstab, uuid_for, options.naming, report));
+    for (const char* file : kBootFiles) {
+      RETURN_IF_ERROR(RewriteFile(*fs, v, file, nullptr, options.naming, report));
+    }
     RETURN_IF_ERROR(fs->Close());
   }
-  CheckKernels(volumes, report);
+  CheckKernels(DriverFor(options.naming), volumes, report);
   if (std::none_of(volumes.begin(), volumes.end(), [](const Volume& v) { return v.ext; })) {
     report.warnings.push_back("no ext2/3/4 filesystem found: no guest fix-ups were made");
   }

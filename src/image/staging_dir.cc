@@ -37,15 +37,39 @@ void RemoveFlat(const std::string& path) {
   ::rmdir(path.c_str());
 }
 
+// True for a directory holding regular files only (what a staging
+// directory becomes), which RemoveFlat removes entirely.
+bool IsFlatDir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return false;
+  bool flat = true;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    struct stat st;
+    if (n != "." && n != ".." &&
+        (::lstat((path + "/" + n).c_str(), &st) != 0 || !S_ISREG(st.st_mode))) {
+      flat = false;
+    }
+  }
+  ::closedir(d);
+  return flat;
+}
+
 }  // namespace
 
-Result<StagingDir> StagingDir::Prepare(const std::string& final_path, bool force) {
+Result<StagingDir> StagingDir::Prepare(const std::string& final_path, bool force, bool replace) {
   std::string final = final_path;
   while (final.size() > 1 && final.back() == '/') final.pop_back();
   struct stat st;
   if (::stat(final.c_str(), &st) == 0 && !(S_ISDIR(st.st_mode) && IsEmptyDir(final))) {
-    return Error(ErrorCode::kFailedPrecondition,
-                 final + " exists and is not an empty directory; choose a new --out");
+    if (!replace) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   final + " exists and is not an empty directory; choose a new --out");
+    }
+    if (!S_ISDIR(st.st_mode) || !IsFlatDir(final)) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   final + " exists and is not a directory of plain files; not replacing it");
+    }
   }
   std::string temp = TempNameFor(final);
   if (::lstat(temp.c_str(), &st) == 0) {
@@ -57,11 +81,16 @@ Result<StagingDir> StagingDir::Prepare(const std::string& final_path, bool force
     RemoveFlat(temp);
   }
   if (::mkdir(temp.c_str(), 0755) != 0) return ErrnoError("create " + temp);
-  return StagingDir(final, temp);
+  StagingDir dir(final, temp);
+  dir.replace_ = replace;
+  return dir;
 }
 
 StagingDir::StagingDir(StagingDir&& other) noexcept
-    : final_(std::move(other.final_)), temp_(std::move(other.temp_)), done_(other.done_) {
+    : final_(std::move(other.final_)),
+      temp_(std::move(other.temp_)),
+      replace_(other.replace_),
+      done_(other.done_) {
   other.done_ = true;
 }
 
@@ -69,9 +98,25 @@ StagingDir::~StagingDir() {
   if (!done_) RemoveFlat(temp_);
 }
 
-Status StagingDir::Commit() {
-  // rename(2) replaces an empty directory.
+// Moves the old final directory aside, puts the new one in its place and
+// only then removes the old one; on failure the old one is put back.
+Status StagingDir::ReplaceFinal() {
+  const std::string old = temp_.substr(0, temp_.size() - 5) + "-old";  // ".NAME.ferry-old"
+  if (::rename(final_.c_str(), old.c_str()) != 0) return ErrnoError("rename " + final_);
   if (::rename(temp_.c_str(), final_.c_str()) != 0) {
+    Status s = ErrnoError("rename " + temp_ + " to " + final_);
+    ::rename(old.c_str(), final_.c_str());
+    return s;
+  }
+  RemoveFlat(old);
+  return OkStatus();
+}
+
+Status StagingDir::Commit() {
+  struct stat st;
+  if (replace_ && ::stat(final_.c_str(), &st) == 0 && !IsEmptyDir(final_)) {
+    RETURN_IF_ERROR(ReplaceFinal());
+  } else if (::rename(temp_.c_str(), final_.c_str()) != 0) {  // replaces an empty directory
     return ErrnoError("rename " + temp_ + " to " + final_);
   }
   done_ = true;

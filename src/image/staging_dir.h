@@ -1,7 +1,7 @@
 // A directory built under a temporary name (".NAME.ferry-part" beside it)
 // and renamed into place when complete, so that an import that fails leaves
 // nothing under the name asked for. The final name must not exist or be an
-// empty directory.
+// empty directory, unless the caller lets the new directory replace it.
 #pragma once
 
 #include <string>
@@ -13,7 +13,10 @@ namespace ferry::image {
 class StagingDir {
  public:
   // `force` removes a staging directory an interrupted run left behind.
-  static Result<StagingDir> Prepare(const std::string& final_path, bool force);
+  // `replace`: an existing final directory holding only regular files (an
+  // earlier output) is replaced at Commit, and removed only then.
+  static Result<StagingDir> Prepare(const std::string& final_path, bool force,
+                                    bool replace = false);
 
   StagingDir(StagingDir&& other) noexcept;
   StagingDir& operator=(StagingDir&&) = delete;
@@ -26,8 +29,10 @@ class StagingDir {
  private:
   StagingDir(std::string final_path, std::string temp)
       : final_(std::move(final_path)), temp_(std::move(temp)) {}
+  Status ReplaceFinal();
   std::string final_;
   std::string temp_;
+  bool replace_ = false;
   bool done_ = false;
 };
 

@@ -68,7 +68,7 @@ def test_imported_vm_verifies_its_disk_and_gets_its_memory_and_cpus(tmp_path):
     written = tmp_path / "written.raw"
     with open(written, "wb") as f:
         f.truncate(32 << 20)
-    rc, g = boot("--kernel", GUEST, "--memory", "128M", "--disk", written,
+    rc, g = boot("--kernel", GUEST, "--memory", "256M", "--disk", written,
                  "--cmdline", "diskcheck --size 8M --duration 0.5")
     assert rc == 0 and re.search(r"^diskcheck: PASS", g.text(), re.M), g.text()[-800:]
     qemu_img("convert", "-f", "raw", "-O", "qcow2", written, tmp_path / "held.qcow2")

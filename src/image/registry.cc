@@ -89,7 +89,7 @@ Result<std::unique_ptr<ImageReader>> OpenImage(const std::string& path, OpenOpti
     case Format::kVhd:
       return OpenVhd(path, options);
     case Format::kVhdx:
-      return OpenVhdx(path);
+      return OpenVhdx(path, options);
   }
   return Error(ErrorCode::kUnimplemented,
                std::string("reading ") + FormatName(format) + " images is not implemented");

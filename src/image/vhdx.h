@@ -1,4 +1,5 @@
-// VHDX images: read only (fixed and dynamic).
+// VHDX images: read only (fixed, dynamic, and differencing over a parent
+// VHDX, as Hyper-V checkpoints are kept).
 #pragma once
 
 #include <memory>
@@ -8,6 +9,8 @@
 
 namespace ferry::image {
 
-Result<std::unique_ptr<ImageReader>> OpenVhdx(const std::string& path);
+// `options.open_backing` false leaves a differencing disk's parent closed
+// (what the parent would supply then reads as zeros).
+Result<std::unique_ptr<ImageReader>> OpenVhdx(const std::string& path, const OpenOptions& options);
 
 }  // namespace ferry::image

@@ -1,11 +1,13 @@
 #include "image/vhdx_format.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <set>
 
 #include "base/crc32c.h"
 #include "base/endian.h"
+#include "image/vhd_format.h"
 
 namespace ferry::image::vhdx {
 namespace {
@@ -74,6 +76,38 @@ Guid GuidFromString(const char* text) {
   return g;
 }
 
+std::optional<Guid> ParseGuidText(const std::string& text) {
+  std::string t = text;
+  if (t.size() == 38 && t.front() == '{' && t.back() == '}') t = t.substr(1, 36);
+  if (t.size() != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-') {
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    if (!std::isxdigit(static_cast<unsigned char>(t[i]))) return std::nullopt;
+  }
+  return GuidFromString(t.c_str());
+}
+
+std::string GuidText(const Guid& g) {
+  static const char kDigits[] = "0123456789abcdef";
+  const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kDigits[g[order[i]] >> 4];
+    out += kDigits[g[order[i]] & 15];
+  }
+  return out;
+}
+
+std::string Metadata::ParentValue(const std::string& key) const {
+  for (const auto& [k, v] : parent_locator) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
 bool IsZeroGuid(const Guid& g) {
   return std::all_of(g.begin(), g.end(), [](uint8_t b) { return b == 0; });
 }
@@ -85,6 +119,7 @@ Result<Header> ParseHeader(std::span<const uint8_t> p) {
   if (LoadLE32(&p[4]) != Checksum(p, 4)) return Corrupt("header checksum mismatch");
   Header h;
   h.sequence_number = LoadLE64(&p[8]);
+  h.data_write_guid = ReadGuid(&p[32]);
   h.log_guid = ReadGuid(&p[48]);
   h.log_version = LoadLE16(&p[64]);
   h.version = LoadLE16(&p[66]);
@@ -185,6 +220,36 @@ Result<std::vector<MetadataItem>> ParseMetadataTable(std::span<const uint8_t> p,
   return items;
 }
 
+namespace {
+
+// Section 2.6.2.6: a locator type GUID, a count, then (key offset, value
+// offset, key length, value length) entries pointing at UTF-16LE strings
+// within the item.
+Status ParseParentLocator(std::span<const uint8_t> d, Metadata& m) {
+  static const Guid kVhdxLocator = GuidFromString("B04AEFB7-D19E-4A81-B789-25B8E9445913");
+  if (d.size() < 20) return Corrupt("parent locator truncated");
+  if (ReadGuid(&d[0]) != kVhdxLocator) {
+    return Error(ErrorCode::kUnimplemented, "vhdx: unknown parent locator type");
+  }
+  const uint16_t count = LoadLE16(&d[18]);
+  if (20 + uint64_t(count) * 12 > d.size()) return Corrupt("parent locator entries truncated");
+  m.parent_locator.clear();
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint8_t* e = &d[20 + 12 * i];
+    const uint32_t key_at = LoadLE32(e), value_at = LoadLE32(e + 4);
+    const uint16_t key_len = LoadLE16(e + 8), value_len = LoadLE16(e + 10);
+    if (key_at > d.size() || key_len > d.size() - key_at || value_at > d.size() ||
+        value_len > d.size() - value_at || key_len == 0 || key_len % 2 || value_len % 2) {
+      return Corrupt("parent locator entry " + std::to_string(i) + " lies outside the item");
+    }
+    m.parent_locator.emplace_back(vhd::Utf16ToUtf8(&d[key_at], key_len, false),
+                                  vhd::Utf16ToUtf8(&d[value_at], value_len, false));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Status ParseMetadataItem(const MetadataItem& item, std::span<const uint8_t> d, Metadata& m) {
   auto need = [&](size_t n) -> Status {
     if (d.size() < n || item.length < n) return Corrupt("metadata item too short");
@@ -205,6 +270,8 @@ Status ParseMetadataItem(const MetadataItem& item, std::span<const uint8_t> d, M
   } else if (item.id == kPhysicalSectorSize) {
     RETURN_IF_ERROR(need(4));
     m.physical_sector_size = LoadLE32(&d[0]);
+  } else if (item.id == kParentLocator) {
+    return ParseParentLocator(d.subspan(0, std::min<size_t>(d.size(), item.length)), m);
   }
   return OkStatus();
 }
@@ -213,8 +280,8 @@ Status ValidateMetadata(const Metadata& m, bool saw_parameters, bool saw_size, b
   if (!saw_parameters || !saw_size || !saw_sector) {
     return Corrupt("file parameters, virtual disk size or logical sector size missing");
   }
-  if (m.has_parent) {
-    return Error(ErrorCode::kUnimplemented, "vhdx: differencing images are not supported");
+  if (m.has_parent && !ParseGuidText(m.ParentValue("parent_linkage"))) {
+    return Corrupt("differencing image without a valid parent_linkage in its parent locator");
   }
   if (!IsPowerOfTwo(m.block_size) || m.block_size < kMiB || m.block_size > 256 * kMiB) {
     return Corrupt("block size " + std::to_string(m.block_size) + " is invalid");
@@ -238,7 +305,12 @@ uint64_t DataBlocks(const Metadata& m) {
 
 uint64_t BatEntries(const Metadata& m) {
   uint64_t blocks = DataBlocks(m);
-  return blocks == 0 ? 0 : blocks + (blocks - 1) / ChunkRatio(m);
+  if (blocks == 0) return 0;
+  if (m.has_parent) {
+    const uint64_t ratio = ChunkRatio(m);
+    return (blocks + ratio - 1) / ratio * (ratio + 1);
+  }
+  return blocks + (blocks - 1) / ChunkRatio(m);
 }
 
 bool LogHasEntries(std::span<const uint8_t> log, const Guid& log_guid) {

@@ -11,8 +11,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -33,6 +35,9 @@ using Guid = std::array<uint8_t, 16>;
 // Parses "2DC27766-F623-4200-9D64-115E9BFD4A08" into its on-disk bytes.
 Guid GuidFromString(const char* text);
 bool IsZeroGuid(const Guid& g);
+// Parses "{83ee1a2a-...}" (braces optional) strictly; nullopt if malformed.
+std::optional<Guid> ParseGuidText(const std::string& text);
+std::string GuidText(const Guid& g);
 
 // BAT entry states (section 2.5.1.1 and 2.5.1.2).
 inline constexpr uint8_t kPayloadNotPresent = 0;
@@ -44,6 +49,7 @@ inline constexpr uint8_t kPayloadPartiallyPresent = 7;
 
 struct Header {
   uint64_t sequence_number = 0;
+  Guid data_write_guid{};  // what a differencing child's parent_linkage names
   Guid log_guid{};
   uint16_t log_version = 0;
   uint16_t version = 0;
@@ -68,7 +74,13 @@ struct Metadata {
   uint64_t virtual_size = 0;
   uint32_t logical_sector_size = 0;
   uint32_t physical_sector_size = 0;
+  // The parent locator's key/value pairs (differencing disks): parent_linkage,
+  // relative_path, absolute_win32_path, volume_path...
+  std::vector<std::pair<std::string, std::string>> parent_locator;
+  std::string ParentValue(const std::string& key) const;
 };
+inline constexpr uint8_t kSectorBitmapPresent = 6;
+inline constexpr uint32_t kMaxParentLocator = 64 << 10;
 
 // One 4 KiB header; checks the signature, checksum and version.
 Result<Header> ParseHeader(std::span<const uint8_t> p);
@@ -101,9 +113,14 @@ Status ValidateMetadata(const Metadata& m, bool saw_parameters, bool saw_size, b
 uint64_t ChunkRatio(const Metadata& m);
 // Payload blocks covering the virtual size.
 uint64_t DataBlocks(const Metadata& m);
-// BAT entries a non-differencing disk needs (payload entries interleaved
-// with one sector bitmap entry after every ChunkRatio of them).
+// BAT entries the disk needs: payload entries interleaved with one sector
+// bitmap entry after every ChunkRatio of them (a differencing disk's table
+// runs to its last sector bitmap entry).
 uint64_t BatEntries(const Metadata& m);
+// The BAT index of chunk `chunk`'s sector bitmap block.
+inline uint64_t SectorBitmapIndex(uint64_t chunk, uint64_t chunk_ratio) {
+  return chunk * (chunk_ratio + 1) + chunk_ratio;
+}
 // The BAT index of payload block `block`.
 inline uint64_t PayloadIndex(uint64_t block, uint64_t chunk_ratio) {
   return block + block / chunk_ratio;

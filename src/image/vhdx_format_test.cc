@@ -66,8 +66,22 @@ TEST(VhdxFormat, RefusesMetadataOutOfRange) {
   m.virtual_size = 513;
   EXPECT_FALSE(ValidateMetadata(m, true, true, true).ok());
   m.virtual_size = 512;
-  m.has_parent = true;
-  EXPECT_EQ(ValidateMetadata(m, true, true, true).error().code(), ErrorCode::kUnimplemented);
+  m.has_parent = true;  // a differencing disk must say which parent it was made from
+  EXPECT_EQ(ValidateMetadata(m, true, true, true).error().code(), ErrorCode::kCorrupt);
+  m.parent_locator = {{"parent_linkage", "{not-a-guid}"}};
+  EXPECT_FALSE(ValidateMetadata(m, true, true, true).ok());
+  m.parent_locator = {{"parent_linkage", "{83EE1A2A-1B2C-4D5E-8F90-0123456789AB}"}};
+  EXPECT_TRUE(ValidateMetadata(m, true, true, true).ok());
+}
+
+TEST(VhdxFormat, GuidTextRoundTrips) {
+  const char* text = "83ee1a2a-1b2c-4d5e-8f90-0123456789ab";
+  std::optional<Guid> g = ParseGuidText(std::string("{") + text + "}");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(*g, GuidFromString(text));
+  EXPECT_EQ(GuidText(*g), text);
+  EXPECT_FALSE(ParseGuidText("83ee1a2a-1b2c-4d5e-8f90-0123456789a").has_value());
+  EXPECT_FALSE(ParseGuidText("{83ee1a2a+1b2c-4d5e-8f90-0123456789ab}").has_value());
 }
 
 }  // namespace

@@ -48,6 +48,44 @@ Result<std::string> ReadWhole(const ImageFile& file) {
   return ReadMember(file, 0, size, kMaxDescriptor, file.path());
 }
 
+// The members holding one disk file: the file itself, or its chunks
+// NAME.000000000, NAME.000000001, ... (ovf:chunkSize), in order.
+Result<std::vector<PackagePiece>> MemberPieces(const ImageFile& file,
+                                               const std::vector<TarMember>& members,
+                                               const SourceDisk& disk) {
+  auto find = [&](const std::string& name) -> const TarMember* {
+    for (const TarMember& m : members) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  std::vector<PackagePiece> pieces;
+  if (disk.chunk_size == 0) {
+    const TarMember* m = find(disk.path);
+    if (!m) {
+      return Error(ErrorCode::kCorrupt,
+                   file.path() + ": disk file " + disk.path + " is not in the package");
+    }
+    pieces.push_back({&file, m->offset, m->size, m->name});
+    return pieces;
+  }
+  for (uint64_t i = 0;; ++i) {
+    const TarMember* m = find(ChunkName(disk.path, i));
+    if (!m) break;
+    if (m->size > disk.chunk_size) {
+      return Error(ErrorCode::kCorrupt, file.path() + ": chunk " + m->name +
+                                            " is larger than the "
+                                            "chunkSize its descriptor gives");
+    }
+    pieces.push_back({&file, m->offset, m->size, m->name});
+  }
+  if (pieces.empty()) {
+    return Error(ErrorCode::kCorrupt, file.path() + ": no chunk of disk file " + disk.path + " (" +
+                                          ChunkName(disk.path, 0) + ") is in the package");
+  }
+  return pieces;
+}
+
 Result<ImportSource> LoadOva(const ImageFile& file, const std::string& staging) {
   ASSIGN_OR_RETURN(std::vector<TarMember> members, ListTar(file));
   const TarMember* ovf = nullptr;
@@ -86,29 +124,28 @@ Result<ImportSource> LoadOva(const ImageFile& file, const std::string& staging) 
   vm.kind = "ova";
   vm.notes.insert(vm.notes.begin(), src.vm.notes.begin(), src.vm.notes.end());
   for (size_t i = 0; i < vm.disks.size(); ++i) {
-    const TarMember* member = nullptr;
-    for (const TarMember& m : members) {
-      if (m.name == vm.disks[i].path) member = &m;
-    }
-    if (!member) {
-      return Error(ErrorCode::kCorrupt,
-                   file.path() + ": disk file " + vm.disks[i].path + " is not in the package");
-    }
-    if (mf && !manifest.count(member->name)) {
-      vm.notes.push_back(member->name + " is not listed in the manifest: not verified");
+    SourceDisk& disk = vm.disks[i];
+    ASSIGN_OR_RETURN(std::vector<PackagePiece> pieces, MemberPieces(file, members, disk));
+    for (const PackagePiece& piece : pieces) {
+      if (mf && !manifest.count(piece.name)) {
+        vm.notes.push_back(piece.name + " is not listed in the manifest: not verified");
+      }
     }
     std::string out = staging + "/.ova-disk" + std::to_string(i);
-    RETURN_IF_ERROR(CopyVerified(file, member->offset, member->size, out, manifest, member->name));
+    RETURN_IF_ERROR(ExtractVerified(pieces, disk.gzip, out, manifest));
     src.scratch.push_back(out);
-    vm.disks[i].origin = member->name + " in " + file.path();
-    vm.disks[i].path = out;
+    disk.origin = disk.path + (disk.gzip ? " (gzip)" : "") +
+                  (pieces.size() > 1 ? " in " + std::to_string(pieces.size()) + " chunks" : "") +
+                  " in " + file.path();
+    disk.path = out;
   }
   src.vm = std::move(vm);
   return src;
 }
 
 // An unpacked OVF: files beside it, the manifest (same base name, .mf) if any.
-Result<ImportSource> LoadOvf(const std::string& path, const std::string& text) {
+Result<ImportSource> LoadOvf(const std::string& path, const std::string& text,
+                             const std::string& staging) {
   ImportSource src;
   ASSIGN_OR_RETURN(src.vm, ParseOvf(text));
   std::string mf_path = path.substr(0, path.size() - 4) + ".mf";
@@ -121,13 +158,38 @@ Result<ImportSource> LoadOvf(const std::string& path, const std::string& text) {
   } else {
     src.vm.notes.push_back("no manifest beside the OVF: nothing was verified");
   }
-  for (SourceDisk& d : src.vm.disks) {
+  for (size_t i = 0; i < src.vm.disks.size(); ++i) {
+    SourceDisk& d = src.vm.disks[i];
     if (d.path.find('/') != std::string::npos || d.path == "..") {
       return Error(ErrorCode::kCorrupt, "ovf: disk file '" + d.path + "' is not a plain file name");
     }
     std::string name = d.path;
-    d.path = ResolveRelative(path, name);
-    RETURN_IF_ERROR(VerifyFile(d.path, manifest, name));
+    if (!d.gzip && d.chunk_size == 0) {
+      d.path = ResolveRelative(path, name);
+      RETURN_IF_ERROR(VerifyFile(d.path, manifest, name));
+      continue;
+    }
+    // Compressed or chunked: joined and inflated into the staging directory.
+    std::vector<ImageFile> files;
+    std::vector<PackagePiece> pieces;
+    for (uint64_t c = 0;; ++c) {
+      std::string piece = d.chunk_size ? ChunkName(name, c) : name;
+      Result<ImageFile> f = ImageFile::Open(ResolveRelative(path, piece), false);
+      if (!f.ok()) {
+        if (c == 0) return std::move(f).error().WithContext("ovf: disk file " + piece);
+        break;
+      }
+      ASSIGN_OR_RETURN(uint64_t size, f->Size());
+      files.push_back(std::move(*f));
+      pieces.push_back({nullptr, 0, size, piece});
+      if (!d.chunk_size) break;
+    }
+    for (size_t k = 0; k < pieces.size(); ++k) pieces[k].file = &files[k];
+    std::string out = staging + "/.ovf-disk" + std::to_string(i);
+    RETURN_IF_ERROR(ExtractVerified(pieces, d.gzip, out, manifest));
+    src.scratch.push_back(out);
+    d.origin = ResolveRelative(path, name);
+    d.path = out;
   }
   return src;
 }
@@ -139,7 +201,7 @@ Result<ImportSource> LoadImportSource(const std::string& path, const std::string
   ASSIGN_OR_RETURN(Kind kind, Detect(path, file));
   if (kind == Kind::kOva) return LoadOva(file, staging);
   ASSIGN_OR_RETURN(std::string text, ReadWhole(file));
-  if (kind == Kind::kOvf) return LoadOvf(path, text);
+  if (kind == Kind::kOvf) return LoadOvf(path, text, staging);
   ImportSource src;
   if (kind == Kind::kVmx) {
     ASSIGN_OR_RETURN(src.vm, ParseVmx(text, DirName(path)));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 
 #include "image/digest.h"
@@ -33,5 +34,22 @@ Status CopyVerified(const ImageFile& file, uint64_t offset, uint64_t size,
                     const std::string& out_path, const Manifest& manifest, const std::string& name);
 // Checks a whole file in place against the manifest's line for `name`.
 Status VerifyFile(const std::string& path, const Manifest& manifest, const std::string& name);
+
+// One piece of a package file: the whole file, or one of its OVF chunks.
+struct PackagePiece {
+  const ImageFile* file = nullptr;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  std::string name;  // as the manifest names it
+};
+// Writes the pieces, in order, into a new file `out_path`, each checked
+// against its manifest line on the way; with `gzip` the joined bytes are a
+// gzip stream (one or more members) and are inflated. The inflated size is
+// bounded (100 times the compressed size plus 1 GiB) so that a crafted
+// stream cannot fill the disk. On any error `out_path` is removed.
+Status ExtractVerified(std::span<const PackagePiece> pieces, bool gzip, const std::string& out_path,
+                       const Manifest& manifest);
+// OVF's name for chunk `index` of file `href`: "href.000000003".
+std::string ChunkName(const std::string& href, uint64_t index);
 
 }  // namespace ferry::image

@@ -53,9 +53,31 @@ Result<XmlNode> VirtualSystem(const XmlNode& envelope) {
   return Bad("no VirtualSystem");
 }
 
-// disk id ("vmdisk1") -> file name in the package.
-Result<std::map<std::string, std::string>> DiskFiles(const XmlNode& envelope) {
-  std::map<std::string, std::string> files;  // file id -> href
+struct PackageFile {
+  std::string href;
+  bool gzip = false;
+  uint64_t chunk_size = 0;
+};
+
+Result<PackageFile> ParseFile(const XmlNode& f, const std::string& href) {
+  PackageFile out{href};
+  const std::string compression = f.Attr("compression").value_or("identity");
+  if (compression == "gzip") {
+    out.gzip = true;
+  } else if (compression != "identity") {
+    return Error(ErrorCode::kUnimplemented,
+                 "ovf: file " + href + " uses compression '" + compression + "' (gzip is read)");
+  }
+  if (auto chunk = f.Attr("chunkSize")) {
+    ASSIGN_OR_RETURN(out.chunk_size, Number(*chunk, "chunkSize of " + href));
+    if (out.chunk_size == 0) return Bad("file " + href + " has chunkSize 0");
+  }
+  return out;
+}
+
+// disk id ("vmdisk1") -> the package file holding it.
+Result<std::map<std::string, PackageFile>> DiskFiles(const XmlNode& envelope) {
+  std::map<std::string, PackageFile> files;  // file id -> file
   if (auto refs = envelope.Child("References")) {
     for (const XmlNode& f : refs->Children("File")) {
       auto id = f.Attr("id");
@@ -64,10 +86,10 @@ Result<std::map<std::string, std::string>> DiskFiles(const XmlNode& envelope) {
       if (href->find("://") != std::string::npos) {
         return Error(ErrorCode::kUnimplemented, "ovf: file " + *href + " is a URL; fetch it first");
       }
-      files[*id] = *href;
+      ASSIGN_OR_RETURN(files[*id], ParseFile(f, *href));
     }
   }
-  std::map<std::string, std::string> disks;
+  std::map<std::string, PackageFile> disks;
   if (auto section = envelope.Child("DiskSection")) {
     for (const XmlNode& d : section->Children("Disk")) {
       auto id = d.Attr("diskId");
@@ -115,7 +137,7 @@ const char* ResourceName(uint64_t type) {
   return "device";
 }
 
-Status AddItem(const XmlNode& item, const std::map<std::string, std::string>& disks, SourceVm& vm) {
+Status AddItem(const XmlNode& item, const std::map<std::string, PackageFile>& disks, SourceVm& vm) {
   ASSIGN_OR_RETURN(uint64_t type, Number(item.ChildText("ResourceType"), "ResourceType"));
   const std::string label = item.ChildText("ElementName");
   switch (type) {
@@ -156,7 +178,9 @@ Status AddItem(const XmlNode& item, const std::map<std::string, std::string>& di
       if (it == disks.end())
         return Bad("disk item '" + label + "' refers to unknown disk '" + res + "'");
       SourceDisk d;
-      d.path = it->second;
+      d.path = it->second.href;
+      d.gzip = it->second.gzip;
+      d.chunk_size = it->second.chunk_size;
       d.target = label;
       d.bus = "ovf";
       d.packaged = true;

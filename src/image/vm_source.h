@@ -22,6 +22,10 @@ struct SourceDisk {
   // descriptor naming other files, no backing file), so that a package
   // cannot make ferry read files of the host into the image.
   bool packaged = false;
+  // OVF File attributes: ovf:compression="gzip" (the file is gzip'd) and
+  // ovf:chunkSize (the file is split into NAME.000000000, NAME.000000001...).
+  bool gzip = false;
+  uint64_t chunk_size = 0;
 };
 
 struct SourceNic {

@@ -1,6 +1,6 @@
 // The foreign VM descriptions ferry import reads: the first input byte picks
 // the parser (VMX, OVF, libvirt domain XML, OVA manifest, Xen xl
-// configuration), the rest is the
+// configuration, Proxmox storage.cfg and VM configuration), the rest is the
 // text.
 #include <string>
 
@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::image;
   if (size < 1) return 0;
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 7) {
     case 0:
       (void)ParseVmx(text, "/nonexistent");
       break;
@@ -27,6 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       (void)ParseXlConfig(text, "/nonexistent");
       (void)LooksLikeXlConfig(text);
+      break;
+    case 5:
+      (void)ParseProxmoxStorageCfg(text);
+      break;
+    case 6:
+      (void)ParseProxmoxConfig(text, {}, {});
+      (void)LooksLikeProxmoxConfig(text);
       break;
   }
   return 0;

@@ -27,9 +27,12 @@ using namespace image;
 
 constexpr const char* kUsage =
     "usage: ferry import SOURCE --out DIR [-O raw|qcow2] [-p] [--force] [--no-fixup]\n"
-    "                    [--fstab-uuid]\n"
-    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, a libvirt domain XML\n"
-    "          or a Xen xl configuration (/etc/xen/NAME.cfg)\n"
+    "                    [--fstab-uuid] [--storage NAME=DIR]... [--storage-cfg FILE]\n"
+    "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, a libvirt domain XML,\n"
+    "          a Xen xl configuration (/etc/xen/NAME.cfg) or a Proxmox VE VM\n"
+    "          configuration (/etc/pve/qemu-server/VMID.conf)\n"
+    "  --storage NAME=DIR  (Proxmox) where storage NAME's disk files are, when not\n"
+    "                      where storage.cfg says; --storage-cfg FILE names storage.cfg\n"
     "  -O raw (default) gives disks that `ferry run --vm DIR` boots; qcow2 is for storing\n"
     "  or moving the VM (ferry run takes raw disks)\n";
 
@@ -194,8 +197,34 @@ Result<ImportedDisk> ConvertDisk(const SourceDisk& disk, const std::string& out,
   return ImportedDisk{out.substr(out.rfind('/') + 1), (*src)->virtual_size()};
 }
 
+// --storage NAME=DIR[,NAME=DIR...] (repeatable) and --storage-cfg FILE.
+Result<ImportOptions> ImportOptionsFrom(const Args& args) {
+  ImportOptions options;
+  if (auto cfg = args.Get("--storage-cfg")) options.storage_cfg = *cfg;
+  if (auto all = args.Get("--storage")) {
+    size_t start = 0;
+    for (;;) {
+      size_t comma = all->find(',', start);
+      std::string item = all->substr(start, comma == std::string::npos ? comma : comma - start);
+      size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "--storage '" + item +
+                         "': expected NAME=DIR (a Proxmox storage and the "
+                         "directory holding its disk files)");
+      }
+      options.storage_dirs[item.substr(0, eq)] = item.substr(eq + 1);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return options;
+}
+
 Result<int> Import(int argc, char** argv) {
-  ArgSpec spec{{"--out", "-O"}, {"-p", "--force", "--no-fixup", "--fstab-uuid"}, {}};
+  ArgSpec spec{{"--out", "-O", "--storage", "--storage-cfg"},
+               {"-p", "--force", "--no-fixup", "--fstab-uuid"},
+               {"--storage"}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
   if (args.operands().size() != 1 || !args.Get("--out")) {
     return Error(ErrorCode::kInvalidArgument,
@@ -212,7 +241,8 @@ Result<int> Import(int argc, char** argv) {
   const std::string& source = args.operands()[0];
   const std::string dir = *args.Get("--out");
   ASSIGN_OR_RETURN(StagingDir staging, StagingDir::Prepare(dir, args.Has("--force")));
-  ASSIGN_OR_RETURN(ImportSource src, LoadImportSource(source, staging.path()));
+  ASSIGN_OR_RETURN(ImportOptions options, ImportOptionsFrom(args));
+  ASSIGN_OR_RETURN(ImportSource src, LoadImportSource(source, staging.path(), options));
   SourceVm& vm = src.vm;
   if (vm.disks.empty()) vm.notes.push_back("the VM has no disks");
   // Fix-ups work on raw disks: convert to raw first, fix, then to the

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kMaxDescriptor = 16 << 20;
 
-enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl };
+enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl, kProxmox };
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -39,8 +39,11 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
     return Kind::kVmx;
   }
   if (LooksLikeXlConfig(text)) return Kind::kXl;
+  if (LooksLikeProxmoxConfig(text)) return Kind::kProxmox;
   return Error(ErrorCode::kInvalidArgument,
-               path + ": not a VMX, OVA, OVF, libvirt domain XML or Xen xl configuration file");
+               path +
+                   ": not a VMX, OVA, OVF, libvirt domain XML, Xen xl or Proxmox VE "
+                   "configuration file");
 }
 
 Result<std::string> ReadWhole(const ImageFile& file) {
@@ -196,7 +199,28 @@ Result<ImportSource> LoadOvf(const std::string& path, const std::string& text,
 
 }  // namespace
 
-Result<ImportSource> LoadImportSource(const std::string& path, const std::string& staging) {
+// storage.cfg: the one given, else beside the config, else the cluster's.
+Result<ProxmoxStorages> LoadStorages(const std::string& config, const ImportOptions& options) {
+  std::string cfg = options.storage_cfg;
+  if (cfg.empty()) {
+    for (const std::string& candidate :
+         {ResolveRelative(config, "storage.cfg"), std::string("/etc/pve/storage.cfg")}) {
+      if (ImageFile::Open(candidate, false).ok()) {
+        cfg = candidate;
+        break;
+      }
+    }
+  }
+  if (cfg.empty()) return ProxmoxStorages{};
+  ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(cfg, false));
+  ASSIGN_OR_RETURN(std::string text, ReadWhole(file));
+  Result<ProxmoxStorages> storages = ParseProxmoxStorageCfg(text);
+  if (!storages.ok()) return std::move(storages).error().WithContext(cfg);
+  return storages;
+}
+
+Result<ImportSource> LoadImportSource(const std::string& path, const std::string& staging,
+                                      const ImportOptions& options) {
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, false));
   ASSIGN_OR_RETURN(Kind kind, Detect(path, file));
   if (kind == Kind::kOva) return LoadOva(file, staging);
@@ -207,6 +231,13 @@ Result<ImportSource> LoadImportSource(const std::string& path, const std::string
     ASSIGN_OR_RETURN(src.vm, ParseVmx(text, DirName(path)));
   } else if (kind == Kind::kXl) {
     ASSIGN_OR_RETURN(src.vm, ParseXlConfig(text, DirName(path)));
+  } else if (kind == Kind::kProxmox) {
+    ASSIGN_OR_RETURN(ProxmoxStorages storages, LoadStorages(path, options));
+    ASSIGN_OR_RETURN(src.vm, ParseProxmoxConfig(text, storages, options.storage_dirs));
+    if (src.vm.name == "proxmox-vm") {  // no name: the file's, which is the VM id
+      std::string base = path.substr(path.rfind('/') + 1);
+      src.vm.name = "proxmox-" + base.substr(0, base.find('.'));
+    }
   } else {
     ASSIGN_OR_RETURN(src.vm, ParseLibvirtDomain(text, DirName(path)));
   }

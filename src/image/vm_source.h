@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +36,7 @@ struct SourceNic {
 };
 
 struct SourceVm {
-  std::string kind;  // "vmx", "ova", "ovf", "libvirt", "xl"
+  std::string kind;  // "vmx", "ova", "ovf", "libvirt", "xl", "proxmox"
   std::string name;
   uint64_t memory_bytes = 0;
   uint32_t vcpus = 1;
@@ -60,5 +61,19 @@ Result<SourceVm> ParseLibvirtDomain(const std::string& text, const std::string& 
 Result<SourceVm> ParseXlConfig(const std::string& text, const std::string& dir);
 // True when the first part of a file reads like an xl configuration.
 bool LooksLikeXlConfig(const std::string& head);
+
+// Proxmox VE: the storages of storage.cfg, and a VM's qemu-server config.
+struct ProxmoxStorage {
+  std::string type;  // dir, nfs, cifs, cephfs, lvm, lvmthin, zfspool, rbd, ...
+  std::string path;  // dir-like: where images/VMID/... live
+  std::string vgname;
+  std::string pool;
+};
+using ProxmoxStorages = std::map<std::string, ProxmoxStorage>;
+Result<ProxmoxStorages> ParseProxmoxStorageCfg(const std::string& text);
+// `storage_dirs` (from --storage NAME=DIR) override storage.cfg per storage.
+Result<SourceVm> ParseProxmoxConfig(const std::string& text, const ProxmoxStorages& storages,
+                                    const std::map<std::string, std::string>& storage_dirs);
+bool LooksLikeProxmoxConfig(const std::string& head);
 
 }  // namespace ferry::image

@@ -306,3 +306,26 @@ def test_ova_disk_naming_host_files_refused(tmp_path):
     r = ferry_import(ova, "--out", tmp_path / "vm", check=False)
     assert r.returncode == 1 and "backing file" in r.stderr, r.stderr
     assert not (tmp_path / "vm").exists()
+
+
+def test_dry_run_reads_and_checks_but_writes_nothing(tmp_path, disks):
+    """--dry-run: the machine, every disk opened (format, size) and the
+    package verified; nothing converted, the scratch directory removed, and
+    exit 1 when a disk cannot be read."""
+    ova = make_ova(tmp_path, disks[0])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, TMPDIR=str(scratch))
+    r = subprocess.run([str(ferry_bin()), "import", str(ova), "--dry-run"], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "would import 'appliance' (ova): 2 vCPU, 1 GiB, 1 disk(s), 1 NIC(s)" in r.stdout
+    assert "appliance-disk1.vmdk in " in r.stdout and ", vmdk, " in r.stdout
+    assert "00:50:56:12:34:56" in r.stdout
+    assert os.listdir(scratch) == []
+    (tmp_path / "bad").mkdir()
+    bad = make_ova(tmp_path / "bad", disks[0], corrupt="appliance-disk1.vmdk")
+    r = subprocess.run([str(ferry_bin()), "import", str(bad), "--dry-run"], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert r.returncode == 1 and "does not match" in r.stderr
+    assert os.listdir(scratch) == []

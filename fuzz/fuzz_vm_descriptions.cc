@@ -1,7 +1,7 @@
 // The foreign VM descriptions ferry import reads: the first input byte picks
 // the parser (VMX, OVF, libvirt domain XML, OVA manifest, Xen xl
-// configuration, Proxmox storage.cfg and VM configuration), the rest is the
-// text.
+// configuration, Proxmox storage.cfg and VM configuration, QEMU command
+// line), the rest is the text.
 #include <string>
 
 #include "image/ova.h"
@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::image;
   if (size < 1) return 0;
   std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 8) {
     case 0:
       (void)ParseVmx(text, "/nonexistent");
       break;
@@ -34,6 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 6:
       (void)ParseProxmoxConfig(text, {}, {});
       (void)LooksLikeProxmoxConfig(text);
+      break;
+    case 7:
+      (void)ParseQemuCommandLine(text, "/nonexistent");
+      (void)LooksLikeQemuCommandLine(text);
       break;
   }
   return 0;

@@ -31,8 +31,8 @@ constexpr const char* kUsage =
     "                    [--fstab-uuid] [--storage NAME=DIR]... [--storage-cfg FILE]\n"
     "       ferry import SOURCE --dry-run [--storage NAME=DIR]... [--storage-cfg FILE]\n"
     "  SOURCE: a VMware .vmx (with its VMDKs), an .ova, an .ovf, a libvirt domain XML,\n"
-    "          a Xen xl configuration (/etc/xen/NAME.cfg) or a Proxmox VE VM\n"
-    "          configuration (/etc/pve/qemu-server/VMID.conf)\n"
+    "          a Xen xl configuration (/etc/xen/NAME.cfg), a Proxmox VE VM\n"
+    "          configuration (/etc/pve/qemu-server/VMID.conf) or a script that runs QEMU\n"
     "  --storage NAME=DIR  (Proxmox) where storage NAME's disk files are, when not\n"
     "                      where storage.cfg says; --storage-cfg FILE names storage.cfg\n"
     "  -O raw (default) gives disks that `ferry run --vm DIR` boots; qcow2 is for storing\n"
@@ -62,6 +62,8 @@ Json DescribeVm(const SourceVm& vm, const std::string& source, Format format,
   j.Set("vcpus", uint64_t(vm.vcpus));
   j.Set("firmware", vm.firmware);
   j.Set("guest_os", vm.guest_os);
+  if (!vm.kernel.empty()) j.Set("kernel", vm.kernel);  // ferry run --vm boots it
+  if (!vm.cmdline.empty()) j.Set("cmdline", vm.cmdline);
   Json ds = Json::MakeArray();
   for (size_t i = 0; i < disks.size(); ++i) {
     Json d = Json::MakeObject();
@@ -127,7 +129,7 @@ std::string Report(const SourceVm& vm, const std::string& dir,
 
 // How to boot what was imported: ferry has no firmware, so the guest's own
 // kernel boots directly, and each NIC needs a TAP on this host.
-std::string RunHint(Format format, const std::string& dir, size_t nics) {
+std::string RunHint(Format format, const std::string& dir, size_t nics, bool has_kernel) {
   if (format != Format::kRaw) {
     return "ferry run takes raw disks: convert these with ferry image convert -O raw, or "
            "import again with -O raw, before ferry run --vm " +
@@ -135,6 +137,11 @@ std::string RunHint(Format format, const std::string& dir, size_t nics) {
   }
   std::string taps;
   for (size_t i = 0; i < nics; ++i) taps += " --net tap=TAP" + std::to_string(i);
+  if (has_kernel) {
+    return "boot it with: ferry run --vm " + dir + taps +
+           " (the kernel and command line the "
+           "source booted directly are in vm.json)";
+  }
   return "boot it with: ferry run --vm " + dir + " --kernel VMLINUZ --cmdline 'root=/dev/vdaN'" +
          taps + " (ferry boots no firmware or boot loader: give the guest's kernel)";
 }
@@ -331,7 +338,7 @@ Result<int> Import(int argc, char** argv) {
     vm.notes.push_back("guest fix-ups skipped (--no-fixup)");
   }
   if (vm.memory_bytes == 0) vm.not_carried.push_back("memory size (none given)");
-  vm.notes.push_back(RunHint(format, dir, vm.nics.size()));
+  vm.notes.push_back(RunHint(format, dir, vm.nics.size(), !vm.kernel.empty()));
   RETURN_IF_ERROR(
       WriteText(staging.File("vm.json"), DescribeVm(vm, source, format, disks).Dump() + "\n"));
   std::string report = Report(vm, dir, disks);

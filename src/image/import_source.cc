@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kMaxDescriptor = 16 << 20;
 
-enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl, kProxmox };
+enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl, kProxmox, kQemu };
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -27,7 +27,7 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
   if (EndsWith(path, ".vmx")) return Kind::kVmx;
   if (EndsWith(path, ".ova")) return Kind::kOva;
   if (EndsWith(path, ".ovf")) return Kind::kOvf;
-  char head[1024] = {};
+  char head[8192] = {};
   ASSIGN_OR_RETURN(size_t n, file.ReadSomeAt(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(head),
                                                                    sizeof head)));
   std::string text(head, n);
@@ -38,6 +38,7 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
       text.find("virtualHW.version") != std::string::npos) {
     return Kind::kVmx;
   }
+  if (LooksLikeQemuCommandLine(text)) return Kind::kQemu;
   if (LooksLikeXlConfig(text)) return Kind::kXl;
   if (LooksLikeProxmoxConfig(text)) return Kind::kProxmox;
   return Error(ErrorCode::kInvalidArgument,
@@ -231,6 +232,8 @@ Result<ImportSource> LoadImportSource(const std::string& path, const std::string
     ASSIGN_OR_RETURN(src.vm, ParseVmx(text, DirName(path)));
   } else if (kind == Kind::kXl) {
     ASSIGN_OR_RETURN(src.vm, ParseXlConfig(text, DirName(path)));
+  } else if (kind == Kind::kQemu) {
+    ASSIGN_OR_RETURN(src.vm, ParseQemuCommandLine(text, DirName(path)));
   } else if (kind == Kind::kProxmox) {
     ASSIGN_OR_RETURN(ProxmoxStorages storages, LoadStorages(path, options));
     ASSIGN_OR_RETURN(src.vm, ParseProxmoxConfig(text, storages, options.storage_dirs));

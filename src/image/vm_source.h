@@ -36,12 +36,14 @@ struct SourceNic {
 };
 
 struct SourceVm {
-  std::string kind;  // "vmx", "ova", "ovf", "libvirt", "xl", "proxmox"
+  std::string kind;  // "vmx", "ova", "ovf", "libvirt", "xl", "proxmox", "qemu"
   std::string name;
   uint64_t memory_bytes = 0;
   uint32_t vcpus = 1;
   std::string firmware;  // "bios", "efi" or ""
   std::string guest_os;  // the source's own words for it
+  std::string kernel;    // direct kernel boot (QEMU -kernel), for ferry run --vm
+  std::string cmdline;
   std::vector<SourceDisk> disks;
   std::vector<SourceNic> nics;
   std::vector<std::string> not_carried;  // one line per thing left behind
@@ -75,5 +77,9 @@ Result<ProxmoxStorages> ParseProxmoxStorageCfg(const std::string& text);
 Result<SourceVm> ParseProxmoxConfig(const std::string& text, const ProxmoxStorages& storages,
                                     const std::map<std::string, std::string>& storage_dirs);
 bool LooksLikeProxmoxConfig(const std::string& head);
+
+// A script that starts qemu-system-* or qemu-kvm: its first such command.
+Result<SourceVm> ParseQemuCommandLine(const std::string& text, const std::string& dir);
+bool LooksLikeQemuCommandLine(const std::string& head);
 
 }  // namespace ferry::image

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "image/vhdx_format.h"
+#include "image/vhdx_log.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry::image::vhdx;
@@ -18,8 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const MetadataItem& item : *items) (void)ParseMetadataItem(item, in, m);
     if (ValidateMetadata(m, true, true, true).ok()) (void)BatEntries(m);
   }
+  // The log: the input as a log region (whole 4 KiB sectors), its first
+  // bytes as the header's log GUID, so that entries can match it.
   Guid guid{};
-  if (size >= 16) std::copy_n(data, 16, guid.begin());
-  (void)LogHasEntries(in, guid);
+  if (size >= 48) std::copy_n(data + 32, 16, guid.begin());
+  auto log = LogOverlay::Replay(in.subspan(0, size / 4096 * 4096), guid, uint64_t(1) << 30);
+  if (log.ok() && !log->empty()) {
+    std::vector<uint8_t> probe(8192);
+    log->Apply(0, probe);
+  }
   return 0;
 }

@@ -313,17 +313,4 @@ uint64_t BatEntries(const Metadata& m) {
   return blocks + (blocks - 1) / ChunkRatio(m);
 }
 
-bool LogHasEntries(std::span<const uint8_t> log, const Guid& log_guid) {
-  constexpr size_t kSector = 4096;
-  for (size_t at = 0; at + kSector <= log.size(); at += kSector) {
-    const uint8_t* e = &log[at];
-    if (std::memcmp(e, "loge", 4) != 0) continue;
-    if (ReadGuid(e + 32) != log_guid) continue;
-    uint32_t length = LoadLE32(e + 8);
-    if (length < kSector || length % kSector || length > log.size() - at) continue;
-    if (LoadLE32(e + 4) == Checksum(log.subspan(at, length), 4)) return true;
-  }
-  return false;
-}
-
 }  // namespace ferry::image::vhdx

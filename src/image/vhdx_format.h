@@ -132,8 +132,4 @@ inline uint64_t EntryOffset(uint64_t entry) {
   return (entry >> 20) * kMiB;
 }
 
-// True when the 4 KiB-aligned log holds a valid entry for `log_guid` (one
-// that would have to be replayed before the image can be read).
-bool LogHasEntries(std::span<const uint8_t> log, const Guid& log_guid);
-
 }  // namespace ferry::image::vhdx

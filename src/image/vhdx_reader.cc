@@ -15,11 +15,41 @@
 #include "image/reader_util.h"
 #include "image/vhdx.h"
 #include "image/vhdx_format.h"
+#include "image/vhdx_log.h"
 
 namespace ferry::image {
 namespace {
 
 using namespace vhdx;
+
+// The file as the reader sees it: with the log's active sequence replayed
+// over it in memory when the image was not closed cleanly.
+class FileView {
+ public:
+  FileView(const ImageFile& file, uint64_t file_size, const LogOverlay& log)
+      : file_(file), file_size_(file_size), log_(log) {}
+  const std::string& path() const { return file_.path(); }
+  uint64_t size() const { return log_.empty() ? file_size_ : log_.file_size(); }
+
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out, const char* what) const {
+    if (log_.empty()) return file_.ReadAt(offset, out, what);
+    if (offset > size() || out.size() > size() - offset) {
+      return Error(ErrorCode::kCorrupt, std::string(what) + " lies past the end of the file");
+    }
+    // The log may have grown the file (LastFileOffset): past its end, zeros.
+    const uint64_t stored =
+        offset >= file_size_ ? 0 : std::min<uint64_t>(out.size(), file_size_ - offset);
+    if (stored) RETURN_IF_ERROR(file_.ReadAt(offset, out.subspan(0, stored), what));
+    std::memset(out.data() + stored, 0, out.size() - stored);
+    log_.Apply(offset, out);
+    return OkStatus();
+  }
+
+ private:
+  const ImageFile& file_;
+  uint64_t file_size_;
+  const LogOverlay& log_;
+};
 
 // Where a payload block's bytes come from.
 enum class Source : uint8_t { kZero, kFile, kPartial, kParent };
@@ -31,9 +61,12 @@ struct Block {
 
 class VhdxReader : public ImageReader {
  public:
-  VhdxReader(ImageFile file, Metadata m, std::vector<Block> blocks, std::vector<uint64_t> bitmaps,
+  VhdxReader(ImageFile file, uint64_t file_size, LogOverlay log, Metadata m,
+             std::vector<Block> blocks, std::vector<uint64_t> bitmaps,
              std::unique_ptr<ImageReader> parent, std::string parent_path)
       : file_(std::move(file)),
+        file_size_(file_size),
+        log_(std::move(log)),
         m_(std::move(m)),
         blocks_(std::move(blocks)),
         bitmaps_(std::move(bitmaps)),
@@ -53,6 +86,10 @@ class VhdxReader : public ImageReader {
     d.specific = {{"logical sector size", std::to_string(m_.logical_sector_size)},
                   {"physical sector size", std::to_string(m_.physical_sector_size)},
                   {"blocks preallocated", m_.leave_blocks_allocated ? "yes" : "no"}};
+    if (!log_.empty()) {
+      d.specific.emplace_back("log", std::to_string(log_.entries()) +
+                                         " entries replayed in memory (the file is unchanged)");
+    }
     if (m_.has_parent) {
       d.specific.emplace_back("subformat", "differencing");
       d.specific.emplace_back("parent linkage", m_.ParentValue("parent_linkage"));
@@ -65,7 +102,9 @@ class VhdxReader : public ImageReader {
   }
 
   Status Read(uint64_t offset, std::span<uint8_t> out) override {
-    if (!m_.has_parent) return ReadByExtents(*this, file_, offset, out, "vhdx block");
+    if (!m_.has_parent && log_.empty()) {
+      return ReadByExtents(*this, file_, offset, out, "vhdx block");
+    }
     if (offset > m_.virtual_size || out.size() > m_.virtual_size - offset) {
       return Error(ErrorCode::kInvalidArgument, "read past the end of the virtual disk");
     }
@@ -73,7 +112,7 @@ class VhdxReader : public ImageReader {
       ASSIGN_OR_RETURN(Extent e, Map(offset, out.size()));
       std::span<uint8_t> part = out.subspan(0, e.length);
       if (e.depth == 0 && e.data) {
-        RETURN_IF_ERROR(file_.ReadAt(*e.host_offset, part, "vhdx block"));
+        RETURN_IF_ERROR(View().ReadAt(*e.host_offset, part, "vhdx block"));
       } else if (e.depth == 0) {
         std::memset(part.data(), 0, part.size());
       } else {
@@ -151,7 +190,7 @@ class VhdxReader : public ImageReader {
   // Writers (qemu-img among them) leave the unwritten parts of a block as
   // holes in the host file: report those as zeros so that they are not read.
   void NarrowToHostHoles(Extent& e) const {
-    if (file_.is_block_device()) return;
+    if (file_.is_block_device() || !log_.empty()) return;
     const off_t start = off_t(*e.host_offset);
     off_t data = ::lseek(file_.fd(), start, SEEK_DATA);
     if (data < 0) {
@@ -169,7 +208,11 @@ class VhdxReader : public ImageReader {
     if (hole > start) e.length = std::min<uint64_t>(e.length, uint64_t(hole - start));
   }
 
+  FileView View() const { return FileView(file_, file_size_, log_); }
+
   ImageFile file_;
+  uint64_t file_size_;
+  LogOverlay log_;
   Metadata m_;
   std::vector<Block> blocks_;
   std::vector<uint64_t> bitmaps_;  // differencing: each chunk's sector bitmap block, 0 = none
@@ -187,7 +230,7 @@ Result<Header> ReadHeaders(const ImageFile& file) {
   return PickHeader(std::move(h[0]), std::move(h[1]));
 }
 
-Result<RegionTable> ReadRegions(const ImageFile& file, uint64_t file_size) {
+Result<RegionTable> ReadRegions(const FileView& file, uint64_t file_size) {
   std::vector<uint8_t> buf(kRegionTableSize);
   RETURN_IF_ERROR(file.ReadAt(kRegionTableOffset[0], buf, "vhdx region table"));
   Result<RegionTable> t = ParseRegionTable(buf, file_size);
@@ -199,7 +242,7 @@ Result<RegionTable> ReadRegions(const ImageFile& file, uint64_t file_size) {
   return t;
 }
 
-Result<Metadata> ReadMetadata(const ImageFile& file, const Region& region) {
+Result<Metadata> ReadMetadata(const FileView& file, const Region& region) {
   std::vector<uint8_t> table(kMetadataTableSize);
   RETURN_IF_ERROR(file.ReadAt(region.offset, table, "vhdx metadata table"));
   ASSIGN_OR_RETURN(std::vector<MetadataItem> items, ParseMetadataTable(table, region.length));
@@ -222,10 +265,10 @@ Result<Metadata> ReadMetadata(const ImageFile& file, const Region& region) {
   return m;
 }
 
-// Refuses an image whose log still holds entries: its metadata is only
-// consistent after a replay, which this read-only reader does not do.
-Status CheckLog(const ImageFile& file, const Header& h, uint64_t file_size) {
-  if (IsZeroGuid(h.log_guid) || h.log_length == 0) return OkStatus();
+// The log's active sequence, replayed in memory (an image that was not
+// closed cleanly); an empty overlay when the log holds nothing to replay.
+Result<LogOverlay> ReplayLog(const ImageFile& file, const Header& h, uint64_t file_size) {
+  if (IsZeroGuid(h.log_guid) || h.log_length == 0) return LogOverlay::Replay({}, h.log_guid, 0);
   if (h.log_offset > file_size || h.log_length > file_size - h.log_offset) {
     return Error(ErrorCode::kCorrupt, "vhdx: log lies past the end of the file");
   }
@@ -234,12 +277,7 @@ Status CheckLog(const ImageFile& file, const Header& h, uint64_t file_size) {
   }
   std::vector<uint8_t> log(h.log_length);
   RETURN_IF_ERROR(file.ReadAt(h.log_offset, log, "vhdx log"));
-  if (LogHasEntries(log, h.log_guid)) {
-    return Error(ErrorCode::kUnimplemented,
-                 "vhdx: the log holds entries that need replaying (the image was not closed "
-                 "cleanly); replaying the log is not implemented");
-  }
-  return OkStatus();
+  return LogOverlay::Replay(log, h.log_guid, file_size);
 }
 
 struct BlockMap {
@@ -249,7 +287,7 @@ struct BlockMap {
 
 // The payload blocks (and, for a differencing disk, the sector bitmap
 // blocks) from the BAT, each checked.
-Result<BlockMap> ReadBlocks(const ImageFile& file, uint64_t file_size, const Header& h,
+Result<BlockMap> ReadBlocks(const FileView& file, uint64_t file_size, const Header& h,
                             const RegionTable& regions, const Metadata& m) {
   const uint64_t entries = BatEntries(m);
   if (entries > regions.bat.length / 8) {
@@ -405,22 +443,22 @@ Result<std::unique_ptr<ImageReader>> OpenVhdx(const std::string& path, const Ope
   auto in_context = [&](Error e) { return std::move(e).WithContext(path); };
   Result<Header> header = ReadHeaders(file);
   if (!header.ok()) return in_context(std::move(header).error());
-  if (Status st = CheckLog(file, *header, file_size); !st.ok()) {
-    return in_context(std::move(st).error());
-  }
-  Result<RegionTable> regions = ReadRegions(file, file_size);
+  Result<LogOverlay> log = ReplayLog(file, *header, file_size);
+  if (!log.ok()) return in_context(std::move(log).error());
+  const FileView view(file, file_size, *log);
+  Result<RegionTable> regions = ReadRegions(view, view.size());
   if (!regions.ok()) return in_context(std::move(regions).error());
-  Result<Metadata> m = ReadMetadata(file, regions->metadata);
+  Result<Metadata> m = ReadMetadata(view, regions->metadata);
   if (!m.ok()) return in_context(std::move(m).error());
-  ASSIGN_OR_RETURN(BlockMap blocks, ReadBlocks(file, file_size, *header, *regions, *m));
+  ASSIGN_OR_RETURN(BlockMap blocks, ReadBlocks(view, view.size(), *header, *regions, *m));
   std::unique_ptr<ImageReader> parent;
   std::string parent_path;
   if (m->has_parent && options.open_backing) {
     ASSIGN_OR_RETURN(parent, OpenParent(path, *m, options, &parent_path));
   }
-  return std::unique_ptr<ImageReader>(
-      new VhdxReader(std::move(file), std::move(*m), std::move(blocks.blocks),
-                     std::move(blocks.bitmaps), std::move(parent), parent_path));
+  return std::unique_ptr<ImageReader>(new VhdxReader(
+      std::move(file), file_size, std::move(*log), std::move(*m), std::move(blocks.blocks),
+      std::move(blocks.bitmaps), std::move(parent), parent_path));
 }
 
 }  // namespace ferry::image

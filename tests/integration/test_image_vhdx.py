@@ -165,10 +165,12 @@ def test_region_table_checksum_falls_back_then_refuses(tmp_path, image, base):
     refused(tmp_path, image, "region table checksum mismatch")
 
 
-def test_log_needing_replay_refused(tmp_path, image):
-    """A header naming a log GUID with a valid entry in the log: the image
-    is only consistent after a replay, which ferry does not do."""
+def write_log(image, descriptors, sequence=7, flushed=None, last=None):
+    """Names a log GUID in both headers and writes one log entry holding
+    `descriptors`: ("data", file_offset, 4096 bytes) or ("zero", file_offset,
+    length), as Hyper-V leaves them when it stops before the log is applied."""
     guid = bytes(range(1, 17))
+    size = image.stat().st_size
     with open(image, "r+b") as f:
         for at in (64 * 1024, 128 * 1024):
             f.seek(at)
@@ -178,15 +180,76 @@ def test_log_needing_replay_refused(tmp_path, image):
             reseal(header)
             f.seek(at)
             f.write(header)
-        entry = bytearray(4096)
+        data = [d for d in descriptors if d[0] == "data"]
+        head_bytes = 64 + 32 * len(descriptors)
+        head_area = (head_bytes + 4095) // 4096 * 4096
+        length = head_area + 4096 * len(data)
+        assert length <= log_length
+        entry = bytearray(length)
         entry[0:4] = b"loge"
-        struct.pack_into("<II", entry, 8, 4096, 0)
+        struct.pack_into("<IIQII", entry, 8, length, 0, sequence, len(descriptors), 0)
         entry[32:48] = guid
+        struct.pack_into("<QQ", entry, 48, size if flushed is None else flushed,
+                         size if last is None else last)
+        sector = head_area
+        for i, d in enumerate(descriptors):
+            at = 64 + 32 * i
+            if d[0] == "zero":
+                struct.pack_into("<4sIQQQ", entry, at, b"zero", 0, d[2], d[1], sequence)
+            else:
+                payload = d[2]
+                struct.pack_into("<4s4s8sQQ", entry, at, b"desc", payload[4092:], payload[:8],
+                                 d[1], sequence)
+                struct.pack_into("<4sI", entry, sector, b"data", sequence >> 32)
+                entry[sector + 8:sector + 4092] = payload[8:4092]
+                struct.pack_into("<I", entry, sector + 4092, sequence & 0xFFFFFFFF)
+                sector += 4096
         reseal(entry)
         f.seek(log_offset)
         f.write(entry)
-    assert log_length >= 4096
-    refused(tmp_path, image, "log holds entries that need replaying")
+
+
+def test_log_is_replayed_in_memory_like_qemu_replays_it(tmp_path, image, base):
+    """A log entry that rewrites one 4 KiB of guest data and zeroes another:
+    ferry reads the image as qemu-img does after it replays the log into a
+    copy (qemu only replays when it may write), and leaves the file as it was."""
+    import hashlib
+    import random
+    import shutil
+    raw = image.read_bytes()
+    guest = base.read_bytes()
+    host_a = raw.find(guest[MiB:MiB + 4096])        # where guest offset 1 MiB is stored
+    host_b = raw.find(guest[MiB + 8192:MiB + 12288])
+    assert host_a > 0 and host_b > 0
+    new = random.Random(5).randbytes(4096)
+    write_log(image, [("data", host_a, new), ("zero", host_b, 4096)])
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    ferry("convert", "-O", "raw", image, tmp_path / "ferry.raw")
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+    want = bytearray(guest)
+    want[MiB:MiB + 4096] = new
+    want[MiB + 8192:MiB + 12288] = bytes(4096)
+    assert (tmp_path / "ferry.raw").read_bytes() == bytes(want)
+    info = ferry("info", image).stdout
+    assert "1 entries replayed in memory" in info
+    replayed = tmp_path / "replayed.vhdx"
+    shutil.copy(image, replayed)
+    qemu_img("check", "-r", "all", replayed, check=False)  # opening it writable replays the log
+    qemu_img("convert", "-f", "vhdx", "-O", "raw", replayed, tmp_path / "qemu.raw")
+    assert same_bytes(tmp_path / "qemu.raw", tmp_path / "ferry.raw")
+
+
+def test_log_of_a_cut_file_is_refused(tmp_path, image):
+    write_log(image, [("zero", 4 << 20, 4096)], flushed=image.stat().st_size + (8 << 20))
+    refused(tmp_path, image, "its log says were flushed")
+
+
+def test_log_of_another_guid_or_sequence_is_ignored(tmp_path, image, base):
+    """Entries that are not the active sequence (a zero sequence number here)
+    are left alone, as the specification says."""
+    write_log(image, [("zero", 4 << 20, 4096)], sequence=0)
+    ferry("convert", image, tmp_path / "ferry.raw")
+    assert same_bytes(base, tmp_path / "ferry.raw")
 
 
 def test_holes_inside_blocks_are_not_read(tmp_path, base):

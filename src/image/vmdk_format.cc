@@ -46,7 +46,8 @@ Result<ExtentLine> ParseExtent(const std::string& line) {
   }
   if (type == "FLAT" || type == "VMFS") {
     e.type = ExtentType::kFlat;
-  } else if (type == "SPARSE") {
+  } else if (type == "SPARSE" || type == "VMFSSPARSE" || type == "SESPARSE") {
+    // The extent file's own magic (KDMV, COWD, seSparse) says which layout.
     e.type = ExtentType::kSparse;
   } else {
     return Error(ErrorCode::kUnimplemented, "vmdk extent type '" + type + "' is not supported");

@@ -33,6 +33,44 @@ class SparseExtent {
     return e;
   }
 
+  // ESX's older delta disks (vmfsSparse, magic "COWD"): a 40-byte header
+  // after the magic, a grain directory and 4096-entry grain tables of
+  // 32-bit sector numbers, as qemu's block/vmdk.c reads them.
+  static Result<std::unique_ptr<SparseExtent>> OpenCowd(ImageFile file) {
+    uint8_t head[kSector];
+    RETURN_IF_ERROR(file.ReadAt(0, head, "vmfsSparse header"));
+    SparseHeader h;
+    h.capacity = LoadLE32(head + 12);
+    h.grain_size = LoadLE32(head + 16);
+    h.gd_offset = LoadLE32(head + 20);
+    const uint32_t gd_size = LoadLE32(head + 24);
+    h.gtes_per_gt = 4096;
+    if (h.capacity == 0 || h.grain_size == 0 || h.grain_size > 0x200000) {
+      return Error(ErrorCode::kCorrupt, file.path() + ": vmfsSparse header has capacity " +
+                                            std::to_string(h.capacity) + " and grain size " +
+                                            std::to_string(h.grain_size));
+    }
+    if (gd_size < h.gd_entries()) {
+      return Error(ErrorCode::kCorrupt, file.path() + ": vmfsSparse grain directory has " +
+                                            std::to_string(gd_size) + " entries, the disk needs " +
+                                            std::to_string(h.gd_entries()));
+    }
+    return Open(std::move(file), h);
+  }
+
+  // ESXi's seSparse delta disks (VMFS6, and disks over 2 TiB): a constant
+  // header (magic 0xcafebabe), a volatile header (0xcafecafe), a grain
+  // directory of 64-bit entries (0x1 in the top nibble: allocated, the low 32
+  // bits a grain table number) and 4096-entry grain tables whose top nibble
+  // says unallocated (0), unmapped (1) or zero (2), or allocated (3) with the
+  // grain number split across the other bits; 4 KiB grains. The layout
+  // follows qemu's block/vmdk.c (the format has no public specification).
+  static Result<std::unique_ptr<SparseExtent>> OpenSeSparse(ImageFile file) {
+    auto e = std::unique_ptr<SparseExtent>(new SparseExtent(std::move(file), SparseHeader{}));
+    RETURN_IF_ERROR(e->LoadSeSparse());
+    return e;
+  }
+
   const SparseHeader& header() const { return h_; }
   uint64_t size() const { return h_.capacity * kSector; }
   const ImageFile& file() const { return file_; }
@@ -49,7 +87,7 @@ class SparseExtent {
       run.length = max_length;
       return run;
     }
-    const std::vector<uint32_t>& gt = gts_[gd_index];
+    const std::vector<uint64_t>& gt = gts_[gd_index];
     ASSIGN_OR_RETURN(run, Classify(gt[grain % h_.gtes_per_gt], grain));
     const uint64_t in_grain = offset % gb;
     if (run.kind == GrainKind::kPlain) run.host_offset += in_grain;
@@ -101,7 +139,7 @@ class SparseExtent {
     return file_.path() + " at offset " + std::to_string(host);
   }
 
-  Result<GrainRun> Classify(uint32_t entry, uint64_t grain) const {
+  Result<GrainRun> Classify(uint64_t entry, uint64_t grain) const {
     GrainRun run;
     if (entry == 0) return run;
     if (entry == 1 && (h_.flags & kFlagZeroGrain)) {
@@ -168,6 +206,99 @@ class SparseExtent {
     return OkStatus();
   }
 
+  Status LoadSeSparse() {
+    constexpr uint64_t kGtEntries = 4096;
+    constexpr uint64_t kGtBytes = kGtEntries * 8;
+    ASSIGN_OR_RETURN(file_size_, file_.Size());
+    uint8_t c[kSector];
+    RETURN_IF_ERROR(file_.ReadAt(0, c, "seSparse header"));
+    auto field = [&](int i) { return LoadLE64(c + 8 * i); };
+    if (field(1) != 0x0000000200000001) {
+      return Error(ErrorCode::kUnimplemented, file_.path() + ": seSparse version " +
+                                                  std::to_string(field(1)) + " is not supported");
+    }
+    if (field(3) != 8 || field(4) != 64 || field(5) != 0) {
+      return Error(ErrorCode::kUnimplemented,
+                   file_.path() + ": seSparse grain size, grain table size or flags not supported");
+    }
+    h_.capacity = field(2);
+    h_.grain_size = 8;
+    h_.gtes_per_gt = kGtEntries;
+    h_.flags = kFlagZeroGrain;
+    const uint64_t volatile_at = field(10), gd_at = field(16), gd_sectors = field(17),
+                   gts_at = field(18), grains_at = field(24);
+    const uint64_t sectors = file_size_ / kSector;
+    if (h_.capacity == 0 || h_.capacity > (uint64_t(64) << 31) || volatile_at >= sectors ||
+        gd_at >= sectors || gd_sectors > sectors - gd_at || gts_at >= sectors ||
+        grains_at > sectors) {
+      return Corrupt("seSparse header places its structures outside the file");
+    }
+    uint8_t v[kSector];
+    RETURN_IF_ERROR(file_.ReadAt(volatile_at * kSector, v, "seSparse volatile header"));
+    if (LoadLE64(v) != 0x00000000cafecafe) return Corrupt("seSparse volatile header magic missing");
+    if (LoadLE64(v + 24) != 0) {
+      return Error(ErrorCode::kUnimplemented,
+                   file_.path() +
+                       ": the seSparse journal needs replaying (the disk was not "
+                       "closed cleanly); consolidate the snapshot on ESXi first");
+    }
+    AddMetadata(0, kSector, "header");
+    AddMetadata(volatile_at * kSector, kSector, "volatile header");
+    const uint64_t gd_entries = h_.gd_entries();
+    if (gd_entries * 8 > gd_sectors * kSector) {
+      return Corrupt("seSparse grain directory is too small for the disk");
+    }
+    std::vector<uint8_t> gd(gd_entries * 8);
+    RETURN_IF_ERROR(file_.ReadAt(gd_at * kSector, gd, "seSparse grain directory"));
+    AddMetadata(gd_at * kSector, gd.size(), "grain directory");
+    gts_.resize(gd_entries);
+    for (uint64_t i = 0; i < gd_entries; ++i) {
+      const uint64_t entry = LoadLE64(&gd[i * 8]);
+      if (entry == 0) continue;
+      if ((entry & 0xffffffff00000000) != 0x1000000000000000) {
+        return Corrupt("seSparse grain directory entry " + std::to_string(i) + " is invalid");
+      }
+      const uint64_t gt = gts_at * kSector + (entry & 0xffffffff) * kGtBytes;
+      if (gt > file_size_ || kGtBytes > file_size_ - gt) {
+        return Corrupt("grain table " + std::to_string(i) + " lies past the end of the file");
+      }
+      std::vector<uint8_t> bytes(kGtBytes);
+      RETURN_IF_ERROR(file_.ReadAt(gt, bytes, "seSparse grain table"));
+      AddMetadata(gt, kGtBytes, "grain table " + std::to_string(i));
+      gts_[i].resize(kGtEntries);
+      for (uint64_t j = 0; j < kGtEntries; ++j) {
+        ASSIGN_OR_RETURN(gts_[i][j], SeSparseGrain(LoadLE64(&bytes[j * 8]), grains_at));
+      }
+    }
+    std::sort(meta_.begin(), meta_.end());
+    for (size_t i = 1; i < meta_.size(); ++i) {
+      if (meta_[i].start < meta_[i - 1].start + meta_[i - 1].length) {
+        return Corrupt(meta_[i].what + " overlaps the " + meta_[i - 1].what);
+      }
+    }
+    return OkStatus();
+  }
+
+  // One seSparse grain table entry as a sector number (0 unallocated, 1 zero).
+  Result<uint64_t> SeSparseGrain(uint64_t entry, uint64_t grains_at) const {
+    switch (entry >> 60) {
+      case 0:
+        if (entry != 0) return Corrupt("seSparse grain table entry has stray bits");
+        return uint64_t{0};
+      case 1:  // unmapped by the guest (SCSI UNMAP): reads as zeros
+      case 2:
+        return uint64_t{1};
+      case 3: {
+        const uint64_t grain =
+            ((entry & 0x0fff000000000000) >> 48) | ((entry & 0x0000ffffffffffff) << 12);
+        if (grain > (uint64_t(1) << 40)) return Corrupt("seSparse grain number out of range");
+        return grains_at + grain * 8;
+      }
+      default:
+        return Corrupt("seSparse grain table entry has an unknown type");
+    }
+  }
+
   // streamOptimized: the real header is the footer copy before the
   // end-of-stream marker.
   Status LoadFooter() {
@@ -210,7 +341,9 @@ class SparseExtent {
   ImageFile file_;
   SparseHeader h_;
   uint64_t file_size_ = 0;
-  std::vector<std::vector<uint32_t>> gts_;  // all grain tables, read at open
+  // All grain tables, read at open, as sector numbers: 0 unallocated, 1 a
+  // zero grain (with kFlagZeroGrain), else where the grain lies.
+  std::vector<std::vector<uint64_t>> gts_;
   std::vector<Range> meta_;
 };
 
@@ -370,6 +503,8 @@ class VmdkReader : public ImageReader {
 Result<std::unique_ptr<SparseExtent>> OpenSparseFile(ImageFile file) {
   uint8_t head[kSector];
   RETURN_IF_ERROR(file.ReadAt(0, head, "vmdk sparse header"));
+  if (std::memcmp(head, "COWD", 4) == 0) return SparseExtent::OpenCowd(std::move(file));
+  if (LoadLE64(head) == 0x00000000cafebabe) return SparseExtent::OpenSeSparse(std::move(file));
   Result<SparseHeader> h = ParseSparseHeader(head);
   if (!h.ok()) return std::move(h).error().WithContext(file.path());
   return SparseExtent::Open(std::move(file), *h);

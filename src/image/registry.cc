@@ -51,6 +51,7 @@ Result<Format> ProbeFormat(const std::string& path) {
   ASSIGN_OR_RETURN(size_t got, file.ReadSomeAt(0, head));
   if (got >= 4 && LoadBE32(head) == 0x514649fb) return Format::kQcow2;
   if (got >= 4 && std::memcmp(head, "KDMV", 4) == 0) return Format::kVmdk;
+  if (got >= 4 && std::memcmp(head, "COWD", 4) == 0) return Format::kVmdk;  // an ESX delta
   if (got >= 21 && std::memcmp(head, "# Disk DescriptorFile", 21) == 0) return Format::kVmdk;
   if (got >= 8 && std::memcmp(head, "vhdxfile", 8) == 0) return Format::kVhdx;
   if (got >= 8 && std::memcmp(head, "conectix", 8) == 0) return Format::kVhd;

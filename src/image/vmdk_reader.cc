@@ -556,11 +556,21 @@ Result<std::vector<VmdkExtent>> OpenExtents(const std::string& path, const Descr
 Result<std::unique_ptr<ImageReader>> OpenVmdk(const std::string& path, const OpenOptions& options) {
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, false));
   ASSIGN_OR_RETURN(uint64_t file_size, file.Size());
-  uint8_t head[4] = {};
+  uint8_t head[8] = {};
   ASSIGN_OR_RETURN(size_t got, file.ReadSomeAt(0, head));
   Descriptor d;
   std::vector<VmdkExtent> extents;
-  if (got == 4 && LoadLE32(head) == kSparseMagic) {
+  const bool delta_file =
+      got == 8 && (std::memcmp(head, "COWD", 4) == 0 || LoadLE64(head) == 0x00000000cafebabe);
+  if (delta_file) {
+    // An ESXi delta extent opened without its descriptor: its own bytes only.
+    ASSIGN_OR_RETURN(std::unique_ptr<SparseExtent> sparse, OpenSparseFile(std::move(file)));
+    VmdkExtent e;
+    e.type = ExtentType::kSparse;
+    e.length = sparse->size();
+    e.sparse = std::move(sparse);
+    extents.push_back(std::move(e));
+  } else if (got >= 4 && LoadLE32(head) == kSparseMagic) {
     // A monolithic sparse file: one extent, the descriptor inside it.
     ASSIGN_OR_RETURN(std::unique_ptr<SparseExtent> sparse, OpenSparseFile(std::move(file)));
     const SparseHeader& h = sparse->header();

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kMaxDescriptor = 16 << 20;
 
-enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl, kProxmox, kQemu };
+enum class Kind { kVmx, kOva, kOvf, kLibvirt, kXl, kProxmox, kQemu, kDisk };
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -27,6 +27,9 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
   if (EndsWith(path, ".vmx")) return Kind::kVmx;
   if (EndsWith(path, ".ova")) return Kind::kOva;
   if (EndsWith(path, ".ovf")) return Kind::kOvf;
+  // A disk image alone (a Hyper-V VHDX, a P2V'd or cloud image).
+  if (EndsWith(path, ".raw") || EndsWith(path, ".img")) return Kind::kDisk;
+  if (Result<Format> f = ProbeFormat(path); f.ok() && *f != Format::kRaw) return Kind::kDisk;
   char head[8192] = {};
   ASSIGN_OR_RETURN(size_t n, file.ReadSomeAt(0, std::span<uint8_t>(reinterpret_cast<uint8_t*>(head),
                                                                    sizeof head)));
@@ -44,7 +47,7 @@ Result<Kind> Detect(const std::string& path, const ImageFile& file) {
   return Error(ErrorCode::kInvalidArgument,
                path +
                    ": not a VMX, OVA, OVF, libvirt domain XML, Xen xl or Proxmox VE "
-                   "configuration file");
+                   "configuration, a QEMU command line or a disk image");
 }
 
 Result<std::string> ReadWhole(const ImageFile& file) {
@@ -200,6 +203,25 @@ Result<ImportSource> LoadOvf(const std::string& path, const std::string& text,
 
 }  // namespace
 
+// A disk image without a machine around it: one disk, the rest left to
+// ferry run's defaults (and said so).
+SourceVm DiskOnly(const std::string& path) {
+  SourceVm vm;
+  vm.kind = "disk";
+  std::string base = path.substr(path.rfind('/') + 1);
+  vm.name = base.substr(0, base.rfind('.') == std::string::npos ? base.size() : base.rfind('.'));
+  vm.vcpus = 1;
+  SourceDisk d;
+  d.path = path;
+  d.bus = "unknown";
+  d.target = base;
+  vm.disks.push_back(d);
+  vm.notes.push_back(
+      "a disk without a VM description: memory, vCPUs and NICs are not known; "
+      "set them in vm.json or give ferry run --memory, --cpus and --net");
+  return vm;
+}
+
 // storage.cfg: the one given, else beside the config, else the cluster's.
 Result<ProxmoxStorages> LoadStorages(const std::string& config, const ImportOptions& options) {
   std::string cfg = options.storage_cfg;
@@ -225,6 +247,7 @@ Result<ImportSource> LoadImportSource(const std::string& path, const std::string
   ASSIGN_OR_RETURN(ImageFile file, ImageFile::Open(path, false));
   ASSIGN_OR_RETURN(Kind kind, Detect(path, file));
   if (kind == Kind::kOva) return LoadOva(file, staging);
+  if (kind == Kind::kDisk) return ImportSource{DiskOnly(path), {}};
   ASSIGN_OR_RETURN(std::string text, ReadWhole(file));
   if (kind == Kind::kOvf) return LoadOvf(path, text, staging);
   ImportSource src;

@@ -329,3 +329,19 @@ def test_dry_run_reads_and_checks_but_writes_nothing(tmp_path, disks):
                        text=True, timeout=120, env=env)
     assert r.returncode == 1 and "does not match" in r.stderr
     assert os.listdir(scratch) == []
+
+
+@pytest.mark.parametrize("fmt,name", [("vhdx", "hyperv.vhdx"), ("raw", "cloud.img")])
+def test_a_disk_image_alone_imports(tmp_path, disks, fmt, name):
+    """A disk without a VM description (a Hyper-V VHDX, a cloud image): one
+    disk, converted and fixed up, and vm.json says what is not known."""
+    src = tmp_path / name
+    qemu_img("convert", "-O", fmt, disks[0], src)
+    out = tmp_path / "vm"
+    r = ferry_import(src, "--out", out)
+    vm = json.loads((out / "vm.json").read_text())
+    assert vm["imported_from"]["kind"] == "disk"
+    assert vm["name"] == name.split(".")[0] and vm["nics"] == [] and vm["memory"] == 0
+    assert any("without a VM description" in n for n in vm["notes"])
+    assert qemu_img("compare", "-F", "raw", out / "disk0.raw", disks[0]).returncode == 0
+    assert "imported" in r.stdout

@@ -55,21 +55,12 @@ class VhdReader : public ImageReader {
     if (footer_.disk_type != kTypeDifferencing) {
       return ReadByExtents(*this, file_, offset, out, "vhd block");
     }
-    if (offset > size_ || out.size() > size_ - offset) {
-      return Error(ErrorCode::kInvalidArgument, "read past the end of the virtual disk");
-    }
-    while (!out.empty()) {
-      ASSIGN_OR_RETURN(Extent e, Map(offset, out.size()));
-      std::span<uint8_t> part = out.subspan(0, e.length);
-      if (e.depth == 0 && e.data) {
-        RETURN_IF_ERROR(file_.ReadAt(*e.host_offset, part, "vhd block"));
-      } else {
-        RETURN_IF_ERROR(ReadUnallocated(parent_.get(), offset, part));
-      }
-      offset += e.length;
-      out = out.subspan(e.length);
-    }
-    return OkStatus();
+    return ReadLayered(
+        *this, parent_.get(),
+        [this](uint64_t host, std::span<uint8_t> part) {
+          return file_.ReadAt(host, part, "vhd block");
+        },
+        offset, out);
   }
 
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {
@@ -127,15 +118,7 @@ class VhdReader : public ImageReader {
         return e;
       }
     }
-    if (parent_ && e.start < parent_->virtual_size()) {
-      ASSIGN_OR_RETURN(
-          Extent p, parent_->Map(e.start, std::min(e.length, parent_->virtual_size() - e.start)));
-      p.depth += 1;
-      return p;
-    }
-    e.zero = true;
-    e.depth = 1;
-    return e;
+    return MapFromParent(parent_.get(), e);
   }
 
   // Where block `block`'s data starts in the file, or nullopt if unallocated.

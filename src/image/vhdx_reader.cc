@@ -105,23 +105,12 @@ class VhdxReader : public ImageReader {
     if (!m_.has_parent && log_.empty()) {
       return ReadByExtents(*this, file_, offset, out, "vhdx block");
     }
-    if (offset > m_.virtual_size || out.size() > m_.virtual_size - offset) {
-      return Error(ErrorCode::kInvalidArgument, "read past the end of the virtual disk");
-    }
-    while (!out.empty()) {
-      ASSIGN_OR_RETURN(Extent e, Map(offset, out.size()));
-      std::span<uint8_t> part = out.subspan(0, e.length);
-      if (e.depth == 0 && e.data) {
-        RETURN_IF_ERROR(View().ReadAt(*e.host_offset, part, "vhdx block"));
-      } else if (e.depth == 0) {
-        std::memset(part.data(), 0, part.size());
-      } else {
-        RETURN_IF_ERROR(ReadUnallocated(parent_.get(), offset, part));
-      }
-      offset += e.length;
-      out = out.subspan(e.length);
-    }
-    return OkStatus();
+    return ReadLayered(
+        *this, parent_.get(),
+        [this](uint64_t host, std::span<uint8_t> part) {
+          return View().ReadAt(host, part, "vhdx block");
+        },
+        offset, out);
   }
 
   Result<Extent> Map(uint64_t offset, uint64_t max_length) override {
@@ -153,17 +142,7 @@ class VhdxReader : public ImageReader {
   }
 
  private:
-  Result<Extent> MapParent(Extent e) const {
-    if (parent_ && e.start < parent_->virtual_size()) {
-      ASSIGN_OR_RETURN(
-          Extent p, parent_->Map(e.start, std::min(e.length, parent_->virtual_size() - e.start)));
-      p.depth += 1;
-      return p;
-    }
-    e.zero = true;
-    e.depth = 1;
-    return e;
-  }
+  Result<Extent> MapParent(Extent e) const { return MapFromParent(parent_.get(), e); }
 
   // A partially present block: the chunk's sector bitmap (bit 0 of byte 0 is
   // the chunk's first sector) says which sectors this file holds.

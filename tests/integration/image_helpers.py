@@ -203,3 +203,21 @@ def debugfs_cat(path, offset, name):
     r = subprocess.run(["debugfs", "-R", f"cat {name}", f"{path}?offset={offset}"],
                        capture_output=True, check=True)
     return r.stdout
+
+
+def libvhdi_read(child, parent):
+    """The guest-visible bytes of a differencing VHD/VHDX as libvhdi (Debian's
+    python3-libvhdi, an independent reader) reads them over `parent`; None
+    when the module is missing (the tests then rely on ferry's own checks)."""
+    try:
+        import pyvhdi
+    except ImportError:
+        return None
+    f, p = pyvhdi.file(), pyvhdi.file()
+    f.open(str(child))
+    p.open(str(parent))
+    f.set_parent(p)
+    data = f.read_buffer_at_offset(f.get_media_size(), 0)
+    f.close()
+    p.close()
+    return data

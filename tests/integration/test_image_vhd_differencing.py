@@ -18,15 +18,12 @@ import uuid
 
 import pytest
 
-from image_helpers import MiB, ferry, ferry_bin, have_qemu_img, qemu_img, write_pattern_raw
+from image_helpers import (MiB, ferry, ferry_bin, have_qemu_img, libvhdi_read, qemu_img,
+                           write_pattern_raw)
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
               pytest.mark.sanitizer]
 
-try:
-    import pyvhdi
-except ImportError:  # the oracle is optional; ferry's own checks still run
-    pyvhdi = None
 
 SECTOR = 512
 BLOCK = 2 * MiB
@@ -145,21 +142,10 @@ def chain(tmp_path):
     return parent, child, overlay(parent_raw, writes, tmp_path / "expected.raw")
 
 
-def libvhdi_read(child, parent):
-    f, p = pyvhdi.file(), pyvhdi.file()
-    f.open(str(child))
-    p.open(str(parent))
-    f.set_parent(p)
-    data = f.read_buffer_at_offset(f.get_media_size(), 0)
-    f.close()
-    p.close()
-    return data
-
-
 def test_reads_the_child_over_its_parent(chain, tmp_path):
     parent, child, expected = chain
-    if pyvhdi is not None:  # the hand-made file is a valid VHD to another reader
-        assert libvhdi_read(child, parent) == expected.read_bytes()
+    other = libvhdi_read(child, parent)  # the hand-made file, read by another reader
+    assert other is None or other == expected.read_bytes()
     info = json.loads(ferry("info", "--output=json", child).stdout)
     assert info["format"] == "vpc" and info["virtual-size"] == expected.stat().st_size
     assert info["backing-filename"] == "parent.vhd"

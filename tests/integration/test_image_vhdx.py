@@ -6,21 +6,13 @@ import struct
 
 import pytest
 
+from ferrystate import crc32c
 from image_helpers import MiB, ferry, have_qemu_img, qemu_img, raw_of, same_bytes, write_pattern_raw
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
               pytest.mark.sanitizer]
 
 BAT_GUID = bytes.fromhex("6677c22d23f600429d64115e9bfd4a08")
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
 
 
 def reseal(buf, at=4):

@@ -29,17 +29,19 @@ namespace {
 using namespace image;
 
 constexpr const char* kUsage =
-    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt --out OUT [-p] [--force] [--no-fixup]\n"
+    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt|xl --out OUT [-p] [--force] "
+    "[--no-fixup]\n"
     "  DIR|vm.json: a ferry VM (what ferry import writes)\n"
     "  --to vmx      OUT is a directory: NAME.vmx and monolithicSparse NAME-diskN.vmdk\n"
     "  --to ova      OUT is one OVA file: OVF 1.0, SHA256 manifest, streamOptimized VMDKs\n"
     "  --to libvirt  OUT is a directory: NAME.xml (a KVM domain) and NAME-diskN.qcow2\n"
+    "  --to xl       OUT is a directory: NAME.cfg (a Xen HVM guest) and NAME-diskN.raw\n"
     "  --force replaces an existing OUT; --no-fixup leaves the guest's files as they are\n"
     "  (otherwise /dev/vdX in fstab and the boot loader become /dev/sdX for VMware)\n";
 
 constexpr uint64_t kDefaultMemoryMib = 1024;
 
-enum class Target { kVmx, kOva, kLibvirt };
+enum class Target { kVmx, kOva, kLibvirt, kXl };
 
 struct Lists {
   std::vector<std::string> written;      // one line per file or device
@@ -52,7 +54,9 @@ Result<Target> ParseTarget(const std::string& text) {
   if (text == "vmx") return Target::kVmx;
   if (text == "ova") return Target::kOva;
   if (text == "libvirt") return Target::kLibvirt;
-  return Error(ErrorCode::kInvalidArgument, "--to '" + text + "' is not one of vmx, ova, libvirt");
+  if (text == "xl") return Target::kXl;
+  return Error(ErrorCode::kInvalidArgument,
+               "--to '" + text + "' is not one of vmx, ova, libvirt, xl");
 }
 
 // The target's disks: qcow2 on virtio for libvirt; VMDKs on LSI Logic SCSI
@@ -61,6 +65,12 @@ DiskTarget TargetFor(Target target) {
   DiskTarget disks;
   disks.extension = ".qcow2";
   if (target == Target::kLibvirt) return disks;
+  if (target == Target::kXl) {  // raw: every Xen disk backend reads it
+    disks.format = Format::kRaw;
+    disks.extension = ".raw";
+    disks.naming = DiskNaming::kXen;
+    return disks;
+  }
   disks.format = Format::kVmdk;
   disks.extension = ".vmdk";
   disks.create.subformat = target == Target::kOva ? "streamOptimized" : "monolithicSparse";
@@ -154,19 +164,33 @@ ExportVm Machine(const VmDescription& vm, Target target, Lists& lists) {
 void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
   for (size_t i = 0; i < vm.disks.size(); ++i) {
     const ExportDisk& d = vm.disks[i];
-    const bool vmware = target != Target::kLibvirt;
-    lists.written.push_back(
-        d.file + ": " + FormatSize(d.capacity) + ", " +
-        (vmware ? ScsiSlot(i) + " (LSI Logic), /dev/sd" : std::string("virtio, /dev/vd")) +
-        DiskLetters(i) + " in the guest");
+    std::string bus;
+    if (target == Target::kLibvirt) {
+      bus = "virtio, /dev/vd";
+    } else if (target == Target::kXl) {
+      bus = "Xen PV (xvd" + DiskLetters(i) + "), /dev/xvd";
+    } else {
+      bus = ScsiSlot(i) + " (LSI Logic), /dev/sd";
+    }
+    lists.written.push_back(d.file + ": " + FormatSize(d.capacity) + ", " + bus + DiskLetters(i) +
+                            " in the guest");
   }
   for (size_t i = 0; i < vm.nics.size(); ++i) {
     const std::string& mac = vm.nics[i].mac;
-    std::string line = target == Target::kLibvirt ? "interface " + std::to_string(i) + " virtio"
-                                                  : "ethernet" + std::to_string(i) + " vmxnet3";
+    std::string line;
+    if (target == Target::kLibvirt) {
+      line = "interface " + std::to_string(i) + " virtio";
+    } else if (target == Target::kXl) {
+      line = "vif " + std::to_string(i);
+    } else {
+      line = "ethernet" + std::to_string(i) + " vmxnet3";
+    }
     line += mac.empty() ? ", MAC assigned by the target" : ", MAC " + mac;
     if (target == Target::kLibvirt) line += ", network 'default'";
-    if (target != Target::kLibvirt) line += ", network 'VM Network' (connect it as needed)";
+    if (target == Target::kXl) line += ", bridge xenbr0 (change it as needed)";
+    if (target == Target::kVmx || target == Target::kOva) {
+      line += ", network 'VM Network' (connect it as needed)";
+    }
     lists.written.push_back(line);
     if (target == Target::kVmx && !mac.empty() && !InVmwareStaticRange(mac)) {
       lists.notes.push_back("ethernet" + std::to_string(i) + ": MAC " + mac +
@@ -258,9 +282,18 @@ Status ExportToDirectory(const Request& req, const VmDescription& desc, ExportVm
                                    req.progress, lists));
   const std::string final_dir = AbsoluteFinal(req.out);
   for (ExportDisk& d : vm.disks) d.path = final_dir + "/" + d.file;
-  const bool vmx = req.target == Target::kVmx;
-  const std::string descriptor = base + (vmx ? ".vmx" : ".xml");
-  RETURN_IF_ERROR(WriteText(staging.File(descriptor), vmx ? VmxText(vm) : LibvirtText(vm)));
+  std::string descriptor, text;
+  if (req.target == Target::kVmx) {
+    descriptor = base + ".vmx";
+    text = VmxText(vm);
+  } else if (req.target == Target::kXl) {
+    descriptor = base + ".cfg";
+    text = XlText(vm);
+  } else {
+    descriptor = base + ".xml";
+    text = LibvirtText(vm);
+  }
+  RETURN_IF_ERROR(WriteText(staging.File(descriptor), text));
   lists.written.insert(lists.written.begin(), descriptor);
   return staging.Commit();
 }

@@ -14,7 +14,15 @@ struct Match {
 };
 
 const char* Prefix(DiskNaming naming) {
-  return naming == DiskNaming::kScsi ? "sd" : "vd";
+  switch (naming) {
+    case DiskNaming::kScsi:
+      return "sd";
+    case DiskNaming::kXen:
+      return "xvd";
+    case DiskNaming::kVirtio:
+      break;
+  }
+  return "vd";
 }
 
 // A disk name at `at` ("/dev/" already matched by the caller) that is not

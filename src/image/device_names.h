@@ -1,7 +1,7 @@
 // Rewrites disk names (/dev/xvdX, /dev/hdX, /dev/sdX, /dev/vdX with an
 // optional partition number) to the names the guest sees on its new
 // platform, keeping the letter: virtio (/dev/vdX) when a VM moves to KVM
-// (import), SCSI (/dev/sdX) when it moves to VMware (export). fstab's device
+// (import), SCSI (/dev/sdX) when it moves to VMware, /dev/xvdX to Xen (export). fstab's device
 // field may become "UUID=..." where the caller knows the filesystem's UUID.
 // Used on /etc/fstab and boot loader files.
 #pragma once
@@ -20,6 +20,7 @@ using UuidFor = std::function<std::optional<std::string>(int disk, int partition
 enum class DiskNaming {
   kVirtio,  // /dev/vdX: virtio-blk (ferry, KVM)
   kScsi,    // /dev/sdX: SCSI (VMware's LSI Logic controller)
+  kXen,     // /dev/xvdX: Xen's PV block devices (xen-blkfront)
 };
 
 struct Rewrite {

@@ -55,5 +55,15 @@ TEST(DeviceNames, RoundTripVirtioScsiVirtio) {
   EXPECT_EQ(back.text, fstab);
 }
 
+TEST(DeviceNames, XenNamingForExportToXenAndBack) {
+  const std::string fstab = "/dev/vda1 / ext4 defaults 0 1\n/dev/sdb2 none swap sw 0 0\n";
+  Rewrite out = RewriteDeviceNames(fstab, nullptr, DiskNaming::kXen);
+  EXPECT_EQ(out.text, "/dev/xvda1 / ext4 defaults 0 1\n/dev/xvdb2 none swap sw 0 0\n");
+  EXPECT_EQ(out.changes, 2);
+  EXPECT_EQ(RewriteDeviceNames(out.text, nullptr, DiskNaming::kXen).changes, 0);  // already Xen
+  EXPECT_EQ(RewriteDeviceNames(out.text).text,
+            "/dev/vda1 / ext4 defaults 0 1\n/dev/vdb2 none swap sw 0 0\n");
+}
+
 }  // namespace
 }  // namespace ferry::image

@@ -51,5 +51,8 @@ std::string OvfText(const ExportVm& vm);
 // A libvirt domain (type kvm) with virtio qcow2 disks and virtio NICs on
 // libvirt's 'default' network.
 std::string LibvirtText(const ExportVm& vm);
+// A Xen xl configuration (HVM, PV drivers): raw disks as xvda, xvdb, ... and
+// vifs on bridge xenbr0 keeping their MAC addresses.
+std::string XlText(const ExportVm& vm);
 
 }  // namespace ferry::image

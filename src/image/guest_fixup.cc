@@ -40,6 +40,9 @@ struct DiskDriver {
 };
 
 DiskDriver DriverFor(DiskNaming naming) {
+  if (naming == DiskNaming::kXen) {
+    return {"xen-blkfront", "drivers/block", "Xen", "Xen's PV block driver"};
+  }
   if (naming == DiskNaming::kScsi) {
     return {"mptspi", "drivers/message/fusion", "VMware's LSI Logic SCSI controller",
             "the mptspi driver"};

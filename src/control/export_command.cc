@@ -1,4 +1,4 @@
-// `ferry export DIR|vm.json --to vmx|ova|libvirt --out OUT`: the way back
+// `ferry export DIR|vm.json --to vmx|ova|libvirt|xl|proxmox --out OUT`: the way back
 // out of ferry. Every disk is copied to a raw staging file, the guest
 // fix-ups rename its disks for the target's bus (/dev/vdX -> /dev/sdX for
 // VMware's SCSI), and the staging file is converted to the target's format;
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 
 #include "base/units.h"
@@ -29,19 +30,22 @@ namespace {
 using namespace image;
 
 constexpr const char* kUsage =
-    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt|xl --out OUT [-p] [--force] "
+    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt|xl|proxmox --out OUT [-p] [--force] "
     "[--no-fixup]\n"
+    "                    [--vmid N]\n"
     "  DIR|vm.json: a ferry VM (what ferry import writes)\n"
     "  --to vmx      OUT is a directory: NAME.vmx and monolithicSparse NAME-diskN.vmdk\n"
     "  --to ova      OUT is one OVA file: OVF 1.0, SHA256 manifest, streamOptimized VMDKs\n"
     "  --to libvirt  OUT is a directory: NAME.xml (a KVM domain) and NAME-diskN.qcow2\n"
     "  --to xl       OUT is a directory: NAME.cfg (a Xen HVM guest) and NAME-diskN.raw\n"
+    "  --to proxmox  OUT is a directory: VMID.conf and images/VMID/vm-VMID-diskN.qcow2\n"
+    "                (--vmid N, default 100), for a directory storage named 'local'\n"
     "  --force replaces an existing OUT; --no-fixup leaves the guest's files as they are\n"
     "  (otherwise /dev/vdX in fstab and the boot loader become /dev/sdX for VMware)\n";
 
 constexpr uint64_t kDefaultMemoryMib = 1024;
 
-enum class Target { kVmx, kOva, kLibvirt, kXl };
+enum class Target { kVmx, kOva, kLibvirt, kXl, kProxmox };
 
 struct Lists {
   std::vector<std::string> written;      // one line per file or device
@@ -55,8 +59,9 @@ Result<Target> ParseTarget(const std::string& text) {
   if (text == "ova") return Target::kOva;
   if (text == "libvirt") return Target::kLibvirt;
   if (text == "xl") return Target::kXl;
+  if (text == "proxmox") return Target::kProxmox;
   return Error(ErrorCode::kInvalidArgument,
-               "--to '" + text + "' is not one of vmx, ova, libvirt, xl");
+               "--to '" + text + "' is not one of vmx, ova, libvirt, xl, proxmox");
 }
 
 // The target's disks: qcow2 on virtio for libvirt; VMDKs on LSI Logic SCSI
@@ -64,7 +69,7 @@ Result<Target> ParseTarget(const std::string& text) {
 DiskTarget TargetFor(Target target) {
   DiskTarget disks;
   disks.extension = ".qcow2";
-  if (target == Target::kLibvirt) return disks;
+  if (target == Target::kLibvirt || target == Target::kProxmox) return disks;
   if (target == Target::kXl) {  // raw: every Xen disk backend reads it
     disks.format = Format::kRaw;
     disks.extension = ".raw";
@@ -165,7 +170,7 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
   for (size_t i = 0; i < vm.disks.size(); ++i) {
     const ExportDisk& d = vm.disks[i];
     std::string bus;
-    if (target == Target::kLibvirt) {
+    if (target == Target::kLibvirt || target == Target::kProxmox) {
       bus = "virtio, /dev/vd";
     } else if (target == Target::kXl) {
       bus = "Xen PV (xvd" + DiskLetters(i) + "), /dev/xvd";
@@ -178,8 +183,8 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
   for (size_t i = 0; i < vm.nics.size(); ++i) {
     const std::string& mac = vm.nics[i].mac;
     std::string line;
-    if (target == Target::kLibvirt) {
-      line = "interface " + std::to_string(i) + " virtio";
+    if (target == Target::kLibvirt || target == Target::kProxmox) {
+      line = (target == Target::kProxmox ? "net" : "interface ") + std::to_string(i) + " virtio";
     } else if (target == Target::kXl) {
       line = "vif " + std::to_string(i);
     } else {
@@ -188,6 +193,7 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
     line += mac.empty() ? ", MAC assigned by the target" : ", MAC " + mac;
     if (target == Target::kLibvirt) line += ", network 'default'";
     if (target == Target::kXl) line += ", bridge xenbr0 (change it as needed)";
+    if (target == Target::kProxmox) line += ", bridge vmbr0 (change it as needed)";
     if (target == Target::kVmx || target == Target::kOva) {
       line += ", network 'VM Network' (connect it as needed)";
     }
@@ -252,10 +258,11 @@ struct Request {
   bool force = false;
   bool fixup = true;
   bool progress = false;
+  uint64_t vmid = 100;
 };
 
 Result<Request> ParseRequest(int argc, char** argv) {
-  ArgSpec spec{{"--out", "--to"}, {"-p", "--force", "--no-fixup"}, {}};
+  ArgSpec spec{{"--out", "--to", "--vmid"}, {"-p", "--force", "--no-fixup"}, {}};
   ASSIGN_OR_RETURN(Args args, Args::Parse(argc, argv, spec));
   if (args.operands().size() != 1 || !args.Get("--out") || !args.Get("--to")) {
     return Error(ErrorCode::kInvalidArgument,
@@ -270,7 +277,36 @@ Result<Request> ParseRequest(int argc, char** argv) {
   r.force = args.Has("--force");
   r.fixup = !args.Has("--no-fixup");
   r.progress = args.Has("-p");
+  if (auto vmid = args.Get("--vmid")) {
+    Result<uint64_t> n = ParseUnsigned(*vmid);
+    if (!n.ok() || *n < 100 || *n > 999999999) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "--vmid '" + *vmid + "' is not a Proxmox VM id (100 to 999999999)");
+    }
+    r.vmid = *n;
+  }
   return r;
+}
+
+// Proxmox VE: VMID.conf and images/VMID/vm-VMID-diskN.qcow2, laid out as a
+// directory storage holds them, to be copied onto the cluster as they are.
+Status ExportToProxmox(const Request& req, const VmDescription& desc, ExportVm& vm,
+                       const StagingDir& work, Lists& lists) {
+  ASSIGN_OR_RETURN(StagingDir staging, StagingDir::Prepare(req.out, req.force, req.force));
+  const std::string id = std::to_string(req.vmid);
+  const std::string images = staging.File("images");
+  for (const std::string& dir : {images, images + "/" + id}) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir " + dir);
+  }
+  ASSIGN_OR_RETURN(vm.disks, Disks(desc, req.target, "vm-" + id, images + "/" + id, work, req.fixup,
+                                   req.progress, lists));
+  RETURN_IF_ERROR(WriteText(staging.File(id + ".conf"), ProxmoxText(vm, req.vmid, "local")));
+  for (ExportDisk& d : vm.disks) d.file = "images/" + id + "/" + d.file;
+  lists.written.insert(lists.written.begin(), id + ".conf");
+  lists.notes.push_back("copy " + id + ".conf to /etc/pve/qemu-server/ and images/" + id +
+                        "/ into the images directory of a directory storage named 'local' "
+                        "(/var/lib/vz/images/ by default), or edit the volume names");
+  return staging.Commit();
 }
 
 // VMX and libvirt: a directory of the descriptor and the disks.
@@ -321,6 +357,8 @@ Result<int> Export(int argc, char** argv) {
   ASSIGN_OR_RETURN(StagingDir work, StagingDir::Prepare(req.out + ".work", req.force));
   if (req.target == Target::kOva) {
     RETURN_IF_ERROR(ExportToOva(req, desc, vm, work, lists));
+  } else if (req.target == Target::kProxmox) {
+    RETURN_IF_ERROR(ExportToProxmox(req, desc, vm, work, lists));
   } else {
     RETURN_IF_ERROR(ExportToDirectory(req, desc, vm, work, lists));
   }

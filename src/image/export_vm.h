@@ -51,6 +51,9 @@ std::string OvfText(const ExportVm& vm);
 // A libvirt domain (type kvm) with virtio qcow2 disks and virtio NICs on
 // libvirt's 'default' network.
 std::string LibvirtText(const ExportVm& vm);
+// A Proxmox VE qemu-server configuration (VMID.conf): virtio disks on
+// storage `storage` as VMID/FILE volumes, virtio NICs on vmbr0.
+std::string ProxmoxText(const ExportVm& vm, uint64_t vmid, const std::string& storage);
 // A Xen xl configuration (HVM, PV drivers): raw disks as xvda, xvdb, ... and
 // vifs on bridge xenbr0 keeping their MAC addresses.
 std::string XlText(const ExportVm& vm);

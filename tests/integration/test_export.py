@@ -258,6 +258,30 @@ def test_xl_round_trip(tmp_path, ferry_vm):
     assert fsck.returncode == 0, fsck.stdout
 
 
+def test_proxmox_round_trip(tmp_path, ferry_vm):
+    """Out to Proxmox VE: VMID.conf and images/VMID/ as a directory storage
+    holds them (virtio disks, so the guest's names stay); ferry import of
+    that configuration, told where storage 'local' is, brings it back."""
+    vm, disk, data, root = ferry_vm
+    out = tmp_path / "pve"
+    r = run("export", vm, "--to", "proxmox", "--vmid", "123", "--out", out)
+    conf = (out / "123.conf").read_text()
+    assert "name: web-01\n" in conf and "memory: 512\n" in conf and "cores: 2\n" in conf
+    assert "virtio0: local:123/vm-123-disk0.qcow2,size=" in conf
+    assert f"net0: virtio={MACS[0]},bridge=vmbr0" in conf
+    assert "/etc/pve/qemu-server/" in r.stdout
+    for i, source in enumerate([disk, data]):
+        qcow2 = out / "images" / "123" / f"vm-123-disk{i}.qcow2"
+        qemu_img("check", "-f", "qcow2", qcow2)
+        assert qemu_img("compare", "-f", "qcow2", "-F", "raw", qcow2, source).returncode == 0
+    back = tmp_path / "back"
+    run("import", out / "123.conf", "--out", back, "--storage", f"local={out}",
+        "--storage-cfg", "/dev/null")
+    assert assert_imported_back(back, disk, data, root).read_bytes() == disk.read_bytes()
+    r = run("export", vm, "--to", "proxmox", "--vmid", "7", "--out", tmp_path / "x", check=False)
+    assert r.returncode != 0 and "--vmid '7'" in r.stderr
+
+
 def test_missing_vm_json(tmp_path):
     r = run("export", tmp_path / "nothing", "--to", "ova", "--out", tmp_path / "x.ova",
             check=False)
@@ -304,7 +328,7 @@ def test_missing_disk_leaves_nothing(tmp_path, ferry_vm):
 
 def test_help_and_bad_target(tmp_path):
     r = run("export", "--help")
-    assert "--to vmx|ova|libvirt|xl" in r.stdout
+    assert "--to vmx|ova|libvirt|xl|proxmox" in r.stdout
     assert "export" in run("--help").stdout
     r = run("export", tmp_path, "--to", "vbox", "--out", tmp_path / "o", check=False)
     assert r.returncode != 0 and "vbox" in r.stderr

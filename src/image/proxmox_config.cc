@@ -14,6 +14,10 @@
 namespace ferry::image {
 namespace {
 
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
 Error Bad(const std::string& what) {
   return Error(ErrorCode::kCorrupt, "proxmox config: " + what);
 }
@@ -50,7 +54,7 @@ std::optional<std::pair<std::string, int>> DiskSlot(const std::string& key) {
   for (const char* bus : {"virtio", "scsi", "sata", "ide"}) {
     std::string b = bus;
     if (key.size() > b.size() && key.compare(0, b.size(), b) == 0 &&
-        std::all_of(key.begin() + long(b.size()), key.end(), ::isdigit) &&
+        std::all_of(key.begin() + long(b.size()), key.end(), IsDigit) &&
         key.size() - b.size() <= 2) {
       return std::make_pair(b, std::stoi(key.substr(b.size())));
     }
@@ -185,7 +189,7 @@ Result<uint64_t> Count(const std::map<std::string, std::string>& s, const char* 
   auto it = s.find(key);
   if (it == s.end()) return fallback;
   const std::string& v = it->second;
-  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), ::isdigit)) {
+  if (v.empty() || v.size() > 9 || !std::all_of(v.begin(), v.end(), IsDigit)) {
     return Bad(std::string(key) + " '" + v + "' is not a number");
   }
   uint64_t n = std::stoull(v);
@@ -269,7 +273,7 @@ Result<SourceVm> ParseProxmoxConfig(const std::string& text, const ProxmoxStorag
   for (const auto& [key, value] : ordered) {
     if (DiskSlot(key)) {
       RETURN_IF_ERROR(AddSlot(key, value, storages, storage_dirs, disks, vm));
-    } else if (key.rfind("net", 0) == 0 && key.size() > 3 && std::isdigit(key[3])) {
+    } else if (key.rfind("net", 0) == 0 && key.size() > 3 && IsDigit(key[3])) {
       AddNic(key, value, vm);
     } else if (key == "efidisk0") {
       vm.not_carried.push_back("EFI variables disk (efidisk0): the guest's boot entries");

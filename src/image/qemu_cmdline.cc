@@ -14,6 +14,10 @@
 namespace ferry::image {
 namespace {
 
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
 constexpr size_t kMaxWords = 4096;
 
 Error Bad(const std::string& what) {
@@ -110,7 +114,9 @@ Result<uint64_t> Size(const std::string& text, const std::string& what) {
     return Bad(what + " '" + text + "' is not a size");
   }
   size_t used = 0;
-  uint64_t n = std::stoull(text, &used);
+  while (used < text.size() && IsDigit(text[used])) ++used;
+  if (used > 15) return Bad(what + " '" + text + "' is too large");
+  const uint64_t n = std::stoull(text.substr(0, used));
   std::string unit = text.substr(used);
   uint64_t scale = uint64_t(1) << 20;  // QEMU's -m default unit
   if (unit == "K" || unit == "k")
@@ -210,7 +216,7 @@ class Reader {
     auto num = [&](const char* key, uint64_t fallback) -> Result<uint64_t> {
       auto it = kv.find(key);
       if (it == kv.end() || it->second.empty()) return fallback;
-      if (!std::all_of(it->second.begin(), it->second.end(), ::isdigit) || it->second.size() > 4) {
+      if (!std::all_of(it->second.begin(), it->second.end(), IsDigit) || it->second.size() > 4) {
         return Bad(std::string("-smp ") + key + " '" + it->second + "' is not a number");
       }
       return std::stoull(it->second);

@@ -69,6 +69,14 @@ seeds = {"vmx": b"\0" + block("VMX").encode(), "ovf": b"\1" + ovf.encode(),
          "libvirt": b"\2" + block("LIBVIRT").replace("{qcow2}", "/x.qcow2").encode(),
          "manifest": b"\3SHA256(a.ovf)= " + hashlib.sha256(b"").hexdigest().encode() +
                      b"\nSHA1(d.vmdk)= " + hashlib.sha1(b"").hexdigest().encode() + b"\n"}
+def config(test_file, name):
+    text = open(sys.argv[2] + "/" + test_file).read()
+    start = text.index(name + ' = """') + len(name) + 6
+    return text[start:text.index('"""', start)].replace("\\\n", "\n")
+seeds["xl"] = b"\4" + config("test_import_xl.py", "CONFIG").replace("{root}", "/r.qcow2").encode()
+seeds["storage_cfg"] = b"\5dir: local\n\tpath /var/lib/vz\n\nlvmthin: local-lvm\n\tvgname pve\n"
+seeds["proxmox"] = b"\6" + config("test_import_proxmox.py", "CONF").encode()
+seeds["qemu"] = b"\7" + config("test_import_qemu.py", "SCRIPT").encode()
 for name, data in seeds.items():
     open(f"{out}/vm_descriptions/{name}", "wb").write(data)
 buf = io.BytesIO()

@@ -102,3 +102,26 @@ def test_grain_past_end_refused(tmp_path, base):
         f.write(struct.pack("<I", 0x7FFFFFF0))
     r = ferry("convert", img, tmp_path / "out.raw", check=False)
     assert r.returncode == 1 and "past the end of the file" in r.stderr
+    # check finds what qemu-img check finds ("points after EOF"; qemu-img
+    # then exits 1, "check failed"), and says corrupt with qemu-img's 2.
+    r = ferry("check", img, check=False)
+    assert r.returncode == 2 and "past the end of the file" in r.stdout, r.stdout
+    q = qemu_img("check", img, check=False)
+    assert q.returncode != 0 and "after EOF" in q.stderr
+
+
+@pytest.mark.parametrize("fmt,opts", [("vmdk", "subformat=monolithicSparse"),
+                                      ("vmdk", "subformat=streamOptimized"),
+                                      ("vhdx", "subformat=dynamic"), ("vpc", "subformat=dynamic")])
+def test_check_of_clean_images(tmp_path, base, fmt, opts):
+    """VMDK, VHDX and VHD are checked structurally (qcow2 cluster by
+    cluster): a clean image is 0 in ferry as in qemu-img; raw has no checks."""
+    import json
+    img = tmp_path / f"clean.{fmt}"
+    qemu_img("convert", "-O", fmt, "-o", opts, base, img)
+    r = ferry("check", "-f", fmt, img)
+    assert "No errors were found on the image." in r.stdout
+    j = json.loads(ferry("check", "-f", fmt, "--output=json", img).stdout)
+    assert j["corruptions"] == 0 and j["format"] == fmt
+    assert j["image-end-offset"] == img.stat().st_size
+    assert ferry("check", "-r", "all", img, check=False).returncode == 1

@@ -7,7 +7,7 @@ ASAN_BUILD := build-asan
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS := 20
 
-.PHONY: all deps build asan fuzz-build fuzz fuzz-smoke test test-unit test-integration demo format bench clean
+.PHONY: all deps build asan fuzz-build fuzz fuzz-smoke test test-unit test-integration demo demo-v2v format bench clean
 
 all: build
 
@@ -47,6 +47,10 @@ test: build asan
 
 demo: build
 	@scripts/demo.sh
+
+# V2V without KVM: a Xen guest (LVM root) into ferry, out as an OVA, and back.
+demo-v2v: build
+	@$(PYTHON) scripts/demo_v2v.py
 
 bench: build
 	@echo "benchmarks: see bench/README.md"

@@ -129,7 +129,8 @@ std::string Report(const SourceVm& vm, const std::string& dir,
 
 // How to boot what was imported: ferry has no firmware, so the guest's own
 // kernel boots directly, and each NIC needs a TAP on this host.
-std::string RunHint(Format format, const std::string& dir, size_t nics, bool has_kernel) {
+std::string RunHint(Format format, const std::string& dir, size_t nics, bool has_kernel,
+                    const std::string& root_device) {
   if (format != Format::kRaw) {
     return "ferry run takes raw disks: convert these with ferry image convert -O raw, or "
            "import again with -O raw, before ferry run --vm " +
@@ -142,8 +143,10 @@ std::string RunHint(Format format, const std::string& dir, size_t nics, bool has
            " (the kernel and command line the "
            "source booted directly are in vm.json)";
   }
-  return "boot it with: ferry run --vm " + dir + " --kernel VMLINUZ --cmdline 'root=/dev/vdaN'" +
-         taps + " (ferry boots no firmware or boot loader: give the guest's kernel)";
+  const std::string root = root_device.empty() ? "/dev/vdaN" : root_device;
+  return "boot it with: ferry run --vm " + dir + " --kernel VMLINUZ --cmdline 'root=" + root + "'" +
+         taps + " (ferry boots no firmware or boot loader: give the guest's kernel" +
+         (root_device.empty() ? "" : "; root= is what its /etc/fstab mounts on /") + ")";
 }
 
 Status WriteText(const std::string& path, const std::string& text) {
@@ -307,6 +310,7 @@ Result<int> Import(int argc, char** argv) {
   // Fix-ups work on raw disks: convert to raw first, fix, then to the
   // output format.
   const bool fixup = !args.Has("--no-fixup");
+  std::string root_device;  // from the guest's fstab, for the boot hint
   const Format first = fixup ? Format::kRaw : format;
   std::vector<ImportedDisk> disks;
   std::vector<std::string> raw_paths;
@@ -322,6 +326,7 @@ Result<int> Import(int argc, char** argv) {
     FixupOptions fo;
     fo.fstab_uuid = args.Has("--fstab-uuid");
     ASSIGN_OR_RETURN(FixupReport fr, FixGuest(raw_paths, fo));
+    root_device = fr.root_device;
     for (const std::string& c : fr.changes) vm.notes.push_back("fix-up: " + c);
     for (const std::string& k : fr.kernels) vm.notes.push_back(k);
     for (const std::string& k : fr.unbootable) vm.warnings.push_back(k);
@@ -338,7 +343,7 @@ Result<int> Import(int argc, char** argv) {
     vm.notes.push_back("guest fix-ups skipped (--no-fixup)");
   }
   if (vm.memory_bytes == 0) vm.not_carried.push_back("memory size (none given)");
-  vm.notes.push_back(RunHint(format, dir, vm.nics.size(), !vm.kernel.empty()));
+  vm.notes.push_back(RunHint(format, dir, vm.nics.size(), !vm.kernel.empty(), root_device));
   RETURN_IF_ERROR(
       WriteText(staging.File("vm.json"), DescribeVm(vm, source, format, disks).Dump() + "\n"));
   std::string report = Report(vm, dir, disks);

@@ -159,6 +159,25 @@ void FindVolumes(const std::string& path, int disk, std::vector<Volume>& out, Fi
   }
 }
 
+// The first field of the fstab line whose mount point is "/".
+std::string RootDevice(const std::string& fstab) {
+  size_t at = 0;
+  while (at < fstab.size()) {
+    size_t nl = fstab.find('\n', at);
+    std::string line = fstab.substr(at, nl == std::string::npos ? nl : nl - at);
+    at = nl == std::string::npos ? fstab.size() : nl + 1;
+    size_t a = line.find_first_not_of(" \t");
+    if (a == std::string::npos || line[a] == '#') continue;
+    size_t b = line.find_first_of(" \t", a);
+    if (b == std::string::npos) continue;
+    size_t c = line.find_first_not_of(" \t", b);
+    if (c == std::string::npos) continue;
+    size_t d = line.find_first_of(" \t", c);
+    if (line.substr(c, d == std::string::npos ? d : d - c) == "/") return line.substr(a, b - a);
+  }
+  return "";
+}
+
 Status RewriteFile(ExtFs& fs, const Volume& v, const std::string& file, const UuidFor& uuid_for,
                    DiskNaming naming, FixupReport& report) {
   Result<std::optional<std::string>> text = fs.ReadFile(file, kMaxConfig);
@@ -168,6 +187,7 @@ Status RewriteFile(ExtFs& fs, const Volume& v, const std::string& file, const Uu
   }
   if (!*text) return OkStatus();
   Rewrite r = RewriteDeviceNames(**text, uuid_for, naming);
+  if (file == kFstab && report.root_device.empty()) report.root_device = RootDevice(r.text);
   if (r.changes == 0) return OkStatus();
   RETURN_IF_ERROR(fs.WriteFile(file, r.text));
   report.changes.push_back(v.name() + ": " + file + ": " + std::to_string(r.changes) +

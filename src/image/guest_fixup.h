@@ -31,6 +31,9 @@ struct FixupReport {
   std::vector<std::string> kernels;     // one line per kernel found
   std::vector<std::string> unbootable;  // kernels that will not find their disk on the new bus
   std::vector<std::string> warnings;    // what could not be done
+  // The device /etc/fstab mounts on "/" (after the rewrite): what the
+  // guest's kernel wants as root= when it is booted directly.
+  std::string root_device;
 };
 
 // `raw_disks` in the guest's order: disk 0 was "a" (sda, xvda, hda).

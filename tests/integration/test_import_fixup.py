@@ -117,8 +117,10 @@ def test_fstab_and_grub_rewritten(tmp_path, scheme):
 
 def test_fstab_uuid(tmp_path):
     disk, spans = guest_disk(tmp_path, "gpt")
-    out, _ = run_import(tmp_path, disk, "--fstab-uuid", "-O", "raw")
+    out, report = run_import(tmp_path, disk, "--fstab-uuid", "-O", "raw")
     result = out / "disk0.raw"
+    # The boot hint names the root the fixed fstab mounts on "/".
+    assert f"--cmdline 'root=UUID={fs_uuid(disk, spans[0][0])}'" in report
     fstab = debugfs_cat(result, spans[0][0], "/etc/fstab").decode()
     lines = [l.split()[0] for l in fstab.splitlines() if l and not l.startswith("#")]
     assert lines == [f"UUID={fs_uuid(disk, spans[0][0])}", f"UUID={fs_uuid(disk, spans[1][0])}",

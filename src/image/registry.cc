@@ -113,7 +113,7 @@ Result<std::unique_ptr<ImageWriter>> CreateImage(Format format, const std::strin
     case Format::kVhd:
       return CreateVhd(path, size, options);
     case Format::kVhdx:
-      break;
+      return CreateVhdx(path, size, options);
   }
   return Error(ErrorCode::kUnimplemented,
                std::string("ferry image: ") + FormatName(format) + " write is not implemented");

@@ -1,5 +1,5 @@
-// VHDX images: read only (fixed, dynamic, and differencing over a parent
-// VHDX, as Hyper-V checkpoints are kept).
+// VHDX images: read (fixed, dynamic, and differencing over a parent VHDX,
+// as Hyper-V checkpoints are kept) and write (dynamic).
 #pragma once
 
 #include <memory>
@@ -12,5 +12,9 @@ namespace ferry::image {
 // `options.open_backing` false leaves a differencing disk's parent closed
 // (what the parent would supply then reads as zeros).
 Result<std::unique_ptr<ImageReader>> OpenVhdx(const std::string& path, const OpenOptions& options);
+// A dynamic VHDX (subformat dynamic; -o cluster_size= sets the block size,
+// 32 MiB by default as Hyper-V does). Not resumable.
+Result<std::unique_ptr<ImageWriter>> CreateVhdx(const std::string& path, uint64_t size,
+                                                const CreateOptions& options);
 
 }  // namespace ferry::image

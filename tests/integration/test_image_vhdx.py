@@ -253,3 +253,27 @@ def test_holes_inside_blocks_are_not_read(tmp_path, base):
     extents = json.loads(ferry("map", "--output=json", img).stdout)
     data = sum(e["length"] for e in extents if e["data"])
     assert data < 8 * (1 << 20), data  # the pattern holds about 4 MiB of data
+
+
+@pytest.mark.parametrize("opts", [[], ["-o", "cluster_size=1M"]])
+def test_qemu_accepts_what_ferry_writes(tmp_path, base, opts):
+    """ferry writes dynamic VHDX (Hyper-V's 32 MiB blocks by default):
+    qemu-img checks it clean and reads the same bytes; the file stays sparse."""
+    img = tmp_path / "f.vhdx"
+    ferry("convert", "-O", "vhdx", *opts, base, img)
+    assert qemu_img("check", "-f", "vhdx", img).returncode == 0
+    assert qemu_img("compare", "-f", "vhdx", "-F", "raw", img, base).returncode == 0
+    assert ferry("compare", img, base).returncode == 0
+    info = qemu_img("info", "-f", "vhdx", img).stdout
+    assert ("cluster_size: 1048576" if opts else "cluster_size: 33554432") in info
+    assert img.stat().st_blocks * 512 < base.stat().st_size // 2  # holes stay holes
+
+
+def test_create_empty_vhdx(tmp_path):
+    img = tmp_path / "e.vhdx"
+    ferry("create", "-f", "vhdx", img, "3G")
+    assert "virtual size: 3 GiB" in qemu_img("info", img).stdout
+    assert qemu_img("check", img).returncode == 0
+    r = ferry("create", "-f", "vhdx", "-o", "cluster_size=3M", tmp_path / "bad.vhdx", "1G",
+              check=False)
+    assert r.returncode != 0 and "power of two" in r.stderr

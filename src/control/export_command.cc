@@ -30,7 +30,8 @@ namespace {
 using namespace image;
 
 constexpr const char* kUsage =
-    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt|xl|proxmox --out OUT [-p] [--force] "
+    "usage: ferry export DIR|vm.json --to vmx|ova|libvirt|xl|proxmox|hyperv --out OUT [-p] "
+    "[--force] "
     "[--no-fixup]\n"
     "                    [--vmid N]\n"
     "  DIR|vm.json: a ferry VM (what ferry import writes)\n"
@@ -38,6 +39,8 @@ constexpr const char* kUsage =
     "  --to ova      OUT is one OVA file: OVF 1.0, SHA256 manifest, streamOptimized VMDKs\n"
     "  --to libvirt  OUT is a directory: NAME.xml (a KVM domain) and NAME-diskN.qcow2\n"
     "  --to xl       OUT is a directory: NAME.cfg (a Xen HVM guest) and NAME-diskN.raw\n"
+    "  --to hyperv   OUT is a directory: NAME.ps1 (creates the VM in Hyper-V) and\n"
+    "                NAME-diskN.vhdx\n"
     "  --to proxmox  OUT is a directory: VMID.conf and images/VMID/vm-VMID-diskN.qcow2\n"
     "                (--vmid N, default 100), for a directory storage named 'local'\n"
     "  --force replaces an existing OUT; --no-fixup leaves the guest's files as they are\n"
@@ -45,7 +48,7 @@ constexpr const char* kUsage =
 
 constexpr uint64_t kDefaultMemoryMib = 1024;
 
-enum class Target { kVmx, kOva, kLibvirt, kXl, kProxmox };
+enum class Target { kVmx, kOva, kLibvirt, kXl, kProxmox, kHyperV };
 
 struct Lists {
   std::vector<std::string> written;      // one line per file or device
@@ -60,8 +63,9 @@ Result<Target> ParseTarget(const std::string& text) {
   if (text == "libvirt") return Target::kLibvirt;
   if (text == "xl") return Target::kXl;
   if (text == "proxmox") return Target::kProxmox;
+  if (text == "hyperv") return Target::kHyperV;
   return Error(ErrorCode::kInvalidArgument,
-               "--to '" + text + "' is not one of vmx, ova, libvirt, xl, proxmox");
+               "--to '" + text + "' is not one of vmx, ova, libvirt, xl, proxmox, hyperv");
 }
 
 // The target's disks: qcow2 on virtio for libvirt; VMDKs on LSI Logic SCSI
@@ -70,6 +74,12 @@ DiskTarget TargetFor(Target target) {
   DiskTarget disks;
   disks.extension = ".qcow2";
   if (target == Target::kLibvirt || target == Target::kProxmox) return disks;
+  if (target == Target::kHyperV) {  // Linux sees Hyper-V's disks through hv_storvsc as sdX
+    disks.format = Format::kVhdx;
+    disks.extension = ".vhdx";
+    disks.naming = DiskNaming::kHyperV;
+    return disks;
+  }
   if (target == Target::kXl) {  // raw: every Xen disk backend reads it
     disks.format = Format::kRaw;
     disks.extension = ".raw";
@@ -174,6 +184,8 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
       bus = "virtio, /dev/vd";
     } else if (target == Target::kXl) {
       bus = "Xen PV (xvd" + DiskLetters(i) + "), /dev/xvd";
+    } else if (target == Target::kHyperV) {
+      bus = std::string(vm.firmware != "efi" && i == 0 ? "IDE" : "SCSI") + ", /dev/sd";
     } else {
       bus = ScsiSlot(i) + " (LSI Logic), /dev/sd";
     }
@@ -187,6 +199,8 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
       line = (target == Target::kProxmox ? "net" : "interface ") + std::to_string(i) + " virtio";
     } else if (target == Target::kXl) {
       line = "vif " + std::to_string(i);
+    } else if (target == Target::kHyperV) {
+      line = "network adapter nic" + std::to_string(i);
     } else {
       line = "ethernet" + std::to_string(i) + " vmxnet3";
     }
@@ -194,6 +208,7 @@ void DescribeDevices(const ExportVm& vm, Target target, Lists& lists) {
     if (target == Target::kLibvirt) line += ", network 'default'";
     if (target == Target::kXl) line += ", bridge xenbr0 (change it as needed)";
     if (target == Target::kProxmox) line += ", bridge vmbr0 (change it as needed)";
+    if (target == Target::kHyperV) line += ", static MAC, no switch (connect it as needed)";
     if (target == Target::kVmx || target == Target::kOva) {
       line += ", network 'VM Network' (connect it as needed)";
     }
@@ -325,6 +340,9 @@ Status ExportToDirectory(const Request& req, const VmDescription& desc, ExportVm
   } else if (req.target == Target::kXl) {
     descriptor = base + ".cfg";
     text = XlText(vm);
+  } else if (req.target == Target::kHyperV) {
+    descriptor = base + ".ps1";
+    text = HyperVScript(vm);
   } else {
     descriptor = base + ".xml";
     text = LibvirtText(vm);

@@ -16,6 +16,7 @@ struct Match {
 const char* Prefix(DiskNaming naming) {
   switch (naming) {
     case DiskNaming::kScsi:
+    case DiskNaming::kHyperV:
       return "sd";
     case DiskNaming::kXen:
       return "xvd";

@@ -21,6 +21,7 @@ enum class DiskNaming {
   kVirtio,  // /dev/vdX: virtio-blk (ferry, KVM)
   kScsi,    // /dev/sdX: SCSI (VMware's LSI Logic controller)
   kXen,     // /dev/xvdX: Xen's PV block devices (xen-blkfront)
+  kHyperV,  // /dev/sdX: Hyper-V's synthetic SCSI and IDE (hv_storvsc)
 };
 
 struct Rewrite {

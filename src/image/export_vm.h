@@ -54,6 +54,10 @@ std::string LibvirtText(const ExportVm& vm);
 // A Proxmox VE qemu-server configuration (VMID.conf): virtio disks on
 // storage `storage` as VMID/FILE volumes, virtio NICs on vmbr0.
 std::string ProxmoxText(const ExportVm& vm, uint64_t vmid, const std::string& storage);
+// A PowerShell script that creates the VM in Hyper-V from the VHDX disks
+// beside it: generation 2 (UEFI, SCSI boot) when EFI was recorded, else
+// generation 1 (BIOS, boot disk on IDE), NICs with static MACs.
+std::string HyperVScript(const ExportVm& vm);
 // A Xen xl configuration (HVM, PV drivers): raw disks as xvda, xvdb, ... and
 // vifs on bridge xenbr0 keeping their MAC addresses.
 std::string XlText(const ExportVm& vm);

@@ -40,6 +40,9 @@ struct DiskDriver {
 };
 
 DiskDriver DriverFor(DiskNaming naming) {
+  if (naming == DiskNaming::kHyperV) {
+    return {"hv_storvsc", "drivers/scsi", "Hyper-V", "Hyper-V's storage driver"};
+  }
   if (naming == DiskNaming::kXen) {
     return {"xen-blkfront", "drivers/block", "Xen", "Xen's PV block driver"};
   }

@@ -282,6 +282,32 @@ def test_proxmox_round_trip(tmp_path, ferry_vm):
     assert r.returncode != 0 and "--vmid '7'" in r.stderr
 
 
+def test_hyperv(tmp_path, ferry_vm):
+    """Out to Hyper-V: dynamic VHDX disks (qemu-img checks them and reads
+    the guest with /dev/sdX names, as hv_storvsc shows them) and a
+    PowerShell script that creates a generation-1 VM around them with
+    static MACs; the VHDX comes back into ferry as a disk alone."""
+    vm, disk, data, root = ferry_vm
+    out = tmp_path / "hv"
+    r = run("export", vm, "--to", "hyperv", "--out", out)
+    assert "hv_storvsc missing" in r.stdout  # the test kernel has no Hyper-V driver
+    ps1 = (out / "web-01.ps1").read_text()
+    assert "New-VM -Name 'web-01' -Generation 1 -MemoryStartupBytes 512MB -NoVHD" in ps1
+    assert "Set-VMProcessor -VMName 'web-01' -Count 2" in ps1
+    assert ("Add-VMHardDiskDrive -VMName 'web-01' -ControllerType IDE -Path "
+            "(Join-Path $PSScriptRoot 'web-01-disk0.vhdx')") in ps1
+    assert "-ControllerType SCSI -Path (Join-Path $PSScriptRoot 'web-01-disk1.vhdx')" in ps1
+    assert "-StaticMacAddress '525400123456'" in ps1
+    for i in range(2):
+        qemu_img("check", "-f", "vhdx", out / f"web-01-disk{i}.vhdx")
+    assert qemu_img("compare", "-f", "vhdx", "-F", "raw", out / "web-01-disk1.vhdx",
+                    data).returncode == 0
+    assert_scsi_disk(raw_copy(out / "web-01-disk0.vhdx", tmp_path / "d0.raw", "vhdx"), disk, root)
+    back = tmp_path / "back"
+    run("import", out / "web-01-disk0.vhdx", "--out", back)
+    assert debugfs_cat(back / "disk0.raw", root[0], "/etc/fstab") == FSTAB
+
+
 def test_missing_vm_json(tmp_path):
     r = run("export", tmp_path / "nothing", "--to", "ova", "--out", tmp_path / "x.ova",
             check=False)
@@ -328,7 +354,7 @@ def test_missing_disk_leaves_nothing(tmp_path, ferry_vm):
 
 def test_help_and_bad_target(tmp_path):
     r = run("export", "--help")
-    assert "--to vmx|ova|libvirt|xl|proxmox" in r.stdout
+    assert "--to vmx|ova|libvirt|xl|proxmox|hyperv" in r.stdout
     assert "export" in run("--help").stdout
     r = run("export", tmp_path, "--to", "vbox", "--out", tmp_path / "o", check=False)
     assert r.returncode != 0 and "vbox" in r.stderr

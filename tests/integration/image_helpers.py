@@ -221,3 +221,12 @@ def libvhdi_read(child, parent):
     f.close()
     p.close()
     return data
+
+
+def assert_one_line_failure(result, *words):
+    """A failed command that said so in one line holding each of `words`."""
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]

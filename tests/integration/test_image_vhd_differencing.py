@@ -18,8 +18,8 @@ import uuid
 
 import pytest
 
-from image_helpers import (MiB, ferry, ferry_bin, have_qemu_img, libvhdi_read, qemu_img,
-                           write_pattern_raw)
+from image_helpers import (MiB, assert_one_line_failure, ferry, ferry_bin, have_qemu_img,
+                           libvhdi_read, qemu_img, write_pattern_raw)
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
               pytest.mark.sanitizer]
@@ -197,25 +197,17 @@ def test_parent_found_through_each_kind_of_locator(chain, tmp_path, how):
     assert (tmp_path / "out.raw").read_bytes() == expected.read_bytes()
 
 
-def one_line_failure(result, *words):
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 def test_replaced_missing_and_looping_parents_are_refused(chain, tmp_path):
     parent, _, _ = chain
     stranger = tmp_path / "stranger.vhd"
     make_child(parent, stranger, writes_for(3), parent_uuid=uuid.uuid4().bytes)
-    one_line_failure(ferry("convert", "-O", "raw", stranger, tmp_path / "a.raw", check=False),
+    assert_one_line_failure(ferry("convert", "-O", "raw", stranger, tmp_path / "a.raw", check=False),
                      "the differencing disk was made from", "replaced")
     assert not (tmp_path / "a.raw").exists()
     orphan = tmp_path / "orphan.vhd"
     make_child(parent, orphan, writes_for(3), locators=[("W2ru", ".\\gone.vhd")],
                parent_name="gone.vhd")
-    one_line_failure(ferry("info", orphan, check=False), "parent 'gone.vhd'", "not found")
+    assert_one_line_failure(ferry("info", orphan, check=False), "parent 'gone.vhd'", "not found")
     # A child that names itself as its parent (same UUID, same file).
     loop = tmp_path / "loop.vhd"
     own = make_child(parent, loop, writes_for(3), locators=[("W2ru", ".\\loop.vhd")])
@@ -223,7 +215,7 @@ def test_replaced_missing_and_looping_parents_are_refused(chain, tmp_path):
     data[512 + 40:512 + 56] = own
     struct.pack_into(">I", data, 512 + 36, checksum(data[512:1536], 36))
     loop.write_bytes(data)
-    one_line_failure(ferry("info", loop, check=False), "loops")
+    assert_one_line_failure(ferry("info", loop, check=False), "loops")
 
 
 def test_import_takes_a_differencing_chain(chain, tmp_path):

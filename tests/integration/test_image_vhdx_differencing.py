@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 from ferrystate import crc32c
-from image_helpers import MiB, ferry, have_qemu_img, libvhdi_read, qemu_img, write_pattern_raw
+from image_helpers import (MiB, assert_one_line_failure, ferry, have_qemu_img, libvhdi_read,
+                           qemu_img, write_pattern_raw)
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
               pytest.mark.sanitizer]
@@ -243,21 +244,13 @@ def test_parent_found_by_name_beside_a_moved_child(chain, tmp_path):
     assert (tmp_path / "out.raw").read_bytes() == expected.read_bytes()
 
 
-def one_line_failure(result, *words):
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 def test_wrong_and_missing_parents_are_refused(chain, tmp_path):
     parent, _, _ = chain
     stranger = tmp_path / "stranger.avhdx"
     make_child(parent, stranger, SIZE, writes_for(2), linkage=uuid.uuid4().bytes_le)
-    one_line_failure(ferry("convert", "-O", "raw", stranger, tmp_path / "a.raw", check=False),
+    assert_one_line_failure(ferry("convert", "-O", "raw", stranger, tmp_path / "a.raw", check=False),
                      "DataWriteGuid", "replaced or written to")
     assert not (tmp_path / "a.raw").exists()
     orphan = tmp_path / "orphan.avhdx"
     make_child(parent, orphan, SIZE, writes_for(2), relative=".\\gone.vhdx")
-    one_line_failure(ferry("info", orphan, check=False), "gone.vhdx", "not found")
+    assert_one_line_failure(ferry("info", orphan, check=False), "gone.vhdx", "not found")

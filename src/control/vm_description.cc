@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "base/json.h"
+#include "image/file.h"
 
 namespace ferry {
 namespace {
@@ -17,9 +18,9 @@ Error Bad(const std::string& file, const std::string& what) {
   return Error(ErrorCode::kInvalidArgument, file + ": " + what);
 }
 
+// Relative paths name files beside vm.json; an empty one stays empty.
 std::string Resolve(const std::string& dir, const std::string& path) {
-  if (path.empty() || path[0] == '/' || dir.empty()) return path;
-  return dir + "/" + path;
+  return path.empty() ? path : image::ResolveRelative(dir + "/", path);
 }
 
 Result<const Json*> OptionalString(const Json& j, const char* key, const std::string& file) {
@@ -129,9 +130,7 @@ Result<VmDescription> LoadVmDescription(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  const size_t slash = file.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
-  return ParseVmDescription(text.str(), dir.empty() ? "/" : dir, file);
+  return ParseVmDescription(text.str(), image::DirName(file), file);
 }
 
 }  // namespace ferry

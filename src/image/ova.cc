@@ -9,14 +9,10 @@
 #include <optional>
 #include <vector>
 
+#include "image/text_util.h"
+
 namespace ferry::image {
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
 
 Status Compare(const ManifestEntry& want, const std::string& got, const std::string& name) {
   if (got == want.hex) return OkStatus();

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "image/file.h"
+#include "image/text_util.h"
 #include "image/vm_source.h"
 
 namespace ferry::image {
@@ -20,23 +21,6 @@ bool IsDigit(char c) {
 
 Error Bad(const std::string& what) {
   return Error(ErrorCode::kCorrupt, "proxmox config: " + what);
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t at = s.find(sep, start);
-    out.push_back(Trim(s.substr(start, at == std::string::npos ? at : at - start)));
-    if (at == std::string::npos) return out;
-    start = at + 1;
-  }
 }
 
 // "model=virtio,macaddr=..,bridge=vmbr0" style options after the first item.
@@ -135,7 +119,7 @@ Status AddSlot(const std::string& key, const std::string& value, const ProxmoxSt
                const std::map<std::string, std::string>& dirs, std::vector<Disk>& disks,
                SourceVm& vm) {
   auto slot = DiskSlot(key);
-  std::vector<std::string> items = Split(value, ',');
+  std::vector<std::string> items = SplitTrimmed(value, ',');
   std::map<std::string, std::string> options = Options(items, 1);
   const std::string volume = items[0];
   if (options["media"] == "cdrom") {
@@ -162,7 +146,7 @@ Status AddSlot(const std::string& key, const std::string& value, const ProxmoxSt
 
 // "virtio=BC:24:11:2A:3B:4C,bridge=vmbr0,firewall=1" or "model=e1000,macaddr=..".
 void AddNic(const std::string& key, const std::string& value, SourceVm& vm) {
-  std::vector<std::string> items = Split(value, ',');
+  std::vector<std::string> items = SplitTrimmed(value, ',');
   std::map<std::string, std::string> options = Options(items, 0);
   SourceNic nic;
   std::string mac;
@@ -202,7 +186,7 @@ Result<uint64_t> Count(const std::map<std::string, std::string>& s, const char* 
 Result<ProxmoxStorages> ParseProxmoxStorageCfg(const std::string& text) {
   ProxmoxStorages out;
   ProxmoxStorage* current = nullptr;
-  for (const std::string& raw : Split(text, '\n')) {
+  for (const std::string& raw : SplitTrimmed(text, '\n')) {
     if (raw.empty() || raw[0] == '#') continue;
     size_t colon = raw.find(':');
     const bool stanza = colon != std::string::npos &&
@@ -229,7 +213,7 @@ bool LooksLikeProxmoxConfig(const std::string& head) {
   static const char* kKeys[] = {"memory", "cores", "sockets", "ostype",  "scsihw",
                                 "boot",   "name",  "smbios1", "vmgenid", "bootdisk"};
   int hits = 0;
-  for (const std::string& line : Split(head, '\n')) {
+  for (const std::string& line : SplitTrimmed(head, '\n')) {
     size_t colon = line.find(": ");
     if (colon == std::string::npos) continue;
     std::string key = line.substr(0, colon);
@@ -245,7 +229,7 @@ Result<SourceVm> ParseProxmoxConfig(const std::string& text, const ProxmoxStorag
   std::map<std::string, std::string> settings;
   std::vector<std::pair<std::string, std::string>> ordered;
   size_t line_no = 0;
-  for (const std::string& line : Split(text, '\n')) {
+  for (const std::string& line : SplitTrimmed(text, '\n')) {
     ++line_no;
     if (line.empty() || line[0] == '#') continue;
     if (line[0] == '[') break;  // snapshots and pending changes follow

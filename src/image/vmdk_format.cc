@@ -5,19 +5,13 @@
 
 #include "base/endian.h"
 #include "base/units.h"
+#include "image/text_util.h"
 
 namespace ferry::image::vmdk {
 namespace {
 
 Error Corrupt(const std::string& what) {
   return Error(ErrorCode::kCorrupt, "vmdk: " + what);
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
 }
 
 std::string Unquote(const std::string& s) {

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "image/file.h"
+#include "image/text_util.h"
 #include "image/vm_source.h"
 
 namespace ferry::image {
@@ -15,12 +16,6 @@ namespace {
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
 }
 
 int Hex(char c) {

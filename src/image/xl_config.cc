@@ -10,6 +10,7 @@
 #include <map>
 
 #include "image/file.h"
+#include "image/text_util.h"
 #include "image/vm_source.h"
 
 namespace ferry::image {
@@ -19,12 +20,6 @@ constexpr size_t kMaxListItems = 256;
 
 Error Bad(const std::string& what) {
   return Error(ErrorCode::kCorrupt, "xl config: " + what);
-}
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
 struct Value {
@@ -142,17 +137,6 @@ class Lexer {
   size_t pos_ = 0;
 };
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t comma = s.find(',', start);
-    out.push_back(Trim(s.substr(start, comma == std::string::npos ? comma : comma - start)));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 // A disk target's legacy prefixes: "phy:", "file:", "tap:aio:", "tap:qcow2:", ...
 void StripPrefixes(std::string& target, std::string& format) {
   static const std::map<std::string, std::string> kFormats = {
@@ -180,7 +164,7 @@ struct XlDisk {
 Result<XlDisk> ParseDiskSpec(const std::string& spec) {
   XlDisk d;
   std::vector<std::string> positional;
-  for (const std::string& part : SplitCommas(spec)) {
+  for (const std::string& part : SplitTrimmed(spec, ',')) {
     size_t eq = part.find('=');
     if (eq == std::string::npos) {
       positional.push_back(part);
@@ -272,7 +256,7 @@ void AddNics(const Value& list, SourceVm& vm) {
   for (const std::string& spec : list.items) {
     SourceNic n;
     std::string mac;
-    for (const std::string& part : SplitCommas(spec)) {
+    for (const std::string& part : SplitTrimmed(spec, ',')) {
       size_t eq = part.find('=');
       if (eq == std::string::npos) continue;
       std::string key = Trim(part.substr(0, eq)), value = Trim(part.substr(eq + 1));

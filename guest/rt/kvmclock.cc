@@ -26,9 +26,54 @@ extern "C" alignas(64) volatile guest::PvclockTimeInfo guest_pvclock[GUEST_MAX_C
 alignas(64) volatile guest::PvclockTimeInfo guest_pvclock[GUEST_MAX_CPUS];
 
 namespace guest::clock {
+namespace {
+
+constinit bool g_tsc_rate_published = false;
+
+struct TimeScale {
+  int8_t shift;
+  uint32_t mul;
+};
+
+// The pvclock scale that turns TSC cycles at tsc_hz into nanoseconds:
+// ns = ((cycles << shift) * mul) >> 32, with mul as large as 32 bits allow.
+TimeScale scale_to_ns(uint64_t tsc_hz) {
+  constexpr uint64_t kHigh32 = 0xffffffff00000000ull;
+  uint64_t ns_per_s = 1000000000ull;
+  uint64_t rate = tsc_hz;
+  int shift = 0;
+  while (rate > ns_per_s * 2 || (rate & kHigh32) != 0) {
+    rate >>= 1;
+    --shift;
+  }
+  uint32_t rate32 = static_cast<uint32_t>(rate);
+  while (rate32 <= ns_per_s || (ns_per_s & kHigh32) != 0) {
+    if ((ns_per_s & kHigh32) != 0 || (rate32 & 0x80000000u) != 0) {
+      ns_per_s >>= 1;
+    } else {
+      rate32 <<= 1;
+    }
+    ++shift;
+  }
+  return {static_cast<int8_t>(shift), static_cast<uint32_t>((ns_per_s << 32) / rate32)};
+}
+
+}  // namespace
 
 bool available() {
-  return boot_kvmclock_msr != 0 && guest_pvclock[this_cpu()].version != 0;
+  return (boot_kvmclock_msr != 0 || g_tsc_rate_published) && guest_pvclock[this_cpu()].version != 0;
+}
+
+void publish_tsc_rate(uint64_t tsc_at_zero, uint64_t tsc_hz) {
+  TimeScale scale = scale_to_ns(tsc_hz);
+  for (auto& info : guest_pvclock) {
+    info.tsc_timestamp = tsc_at_zero;
+    info.system_time = 0;
+    info.tsc_to_system_mul = scale.mul;
+    info.tsc_shift = scale.shift;
+    info.version = 2;  // even: not being updated
+  }
+  g_tsc_rate_published = true;
 }
 
 uint64_t now_ns() {

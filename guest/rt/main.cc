@@ -4,12 +4,15 @@
 
 #include "rt/acpi.h"
 #include "rt/args.h"
+#include "rt/boot.h"
 #include "rt/console.h"
 #include "rt/exit.h"
 #include "rt/io_ports.h"
+#include "rt/kvmclock.h"
 #include "rt/lapic.h"
 #include "rt/smp.h"
 #include "rt/start_info.h"
+#include "rt/tsc_calibration.h"
 #include "rt/x86.h"
 #include "workloads/workload.h"
 
@@ -35,6 +38,18 @@ void put_bsp_first(acpi::CpuList& cpus) {
     return;
   }
   fatal(kExitInternal, "the boot CPU (APIC id %u) is not in the ACPI MADT", bsp);
+}
+
+// QEMU's TCG has no kvmclock; the guest kit then times itself with the TSC.
+void clock_without_kvmclock() {
+  if (boot_kvmclock_msr != 0) return;
+  uint64_t tsc_hz = clock::calibrate_tsc_against_pit();
+  if (tsc_hz == 0) {
+    console::print("ferry-guest: no kvmclock and the PIT does not count: no clock\n");
+  } else {
+    console::print("ferry-guest: no kvmclock: TSC measured at %lu kHz against the PIT\n",
+                   tsc_hz / 1000);
+  }
 }
 
 void find_cpus() {
@@ -79,6 +94,7 @@ const Workload* choose_workload() {
   find_cpus();
   console::print("ferry-guest: up cpus=%d mem_mib=%lu cmdline=\"%s\"\n", g_cpus.count,
                  g_boot.memory.total_bytes() >> 20, g_boot.cmdline);
+  clock_without_kvmclock();
   if (g_cpus.enabled > g_cpus.count) {
     console::print("ferry-guest: warning: using %d of %d CPUs\n", g_cpus.count, g_cpus.enabled);
   }

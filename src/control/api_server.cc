@@ -20,6 +20,17 @@ constexpr int kClientIdleMs = 10'000;
 
 // A socket file nobody answers on is left over from a VMM that died: reuse it.
 Status ClaimSocketPath(const std::string& path) {
+  RETURN_IF_ERROR(CheckControlSocketPath(path));
+  if (::unlink(path.c_str()) < 0 && errno != ENOENT) {
+    return ErrnoError("removing stale socket " + path);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status CheckControlSocketPath(const std::string& path) {
+  RETURN_IF_ERROR(UnixAddress(path));
   struct stat st;
   if (::lstat(path.c_str(), &st) < 0) {
     if (errno == ENOENT) return OkStatus();
@@ -36,11 +47,8 @@ Status ClaimSocketPath(const std::string& path) {
                                                      " is in use by a running VM: stop it or "
                                                      "choose another --api path");
   }
-  if (::unlink(path.c_str()) < 0) return ErrnoError("removing stale socket " + path);
   return OkStatus();
 }
-
-}  // namespace
 
 Json ErrorReply(const std::string& message) {
   Json reply = Json::MakeObject();

@@ -27,6 +27,10 @@ class ApiHandler {
   virtual Json Handle(const Json& request, const EventSink& emit) = 0;
 };
 
+// Refuses a --api path that is not a socket or that a live VMM answers on. Run
+// before making a VM, so that a bad path costs nothing; Start checks again.
+Status CheckControlSocketPath(const std::string& path);
+
 class ApiServer {
  public:
   // Binds `path` (refusing one that a live VMM answers on) and serves on a thread.

@@ -93,4 +93,11 @@ Status RefuseImageFormats(const std::vector<DiskSpec>& disks) {
   return OkStatus();
 }
 
+Status CheckDisksOpen(const std::vector<DiskSpec>& disks) {
+  for (const DiskSpec& d : disks) {
+    RETURN_IF_ERROR(RawDisk::Open(d, /*lock=*/false));
+  }
+  return OkStatus();
+}
+
 }  // namespace ferry

@@ -18,5 +18,8 @@ Status RefuseUnfinishedCopies(const std::vector<DiskSpec>& disks);
 // Files whose header is another image format's (qcow2, VMDK, VHDX, dynamic
 // VHD) are refused unless the spec says `format=raw`.
 Status RefuseImageFormats(const std::vector<DiskSpec>& disks);
+// Opens each disk as the VM would (without locking it), so that a missing,
+// empty or misshapen image is reported before any VM is made.
+Status CheckDisksOpen(const std::vector<DiskSpec>& disks);
 
 }  // namespace ferry

@@ -1,5 +1,7 @@
 #include "control/net_option.h"
 
+#include <net/if.h>
+
 namespace ferry {
 namespace {
 
@@ -34,6 +36,10 @@ Result<NetSpec> ParseNetOption(const std::string& value) {
     start = comma + 1;
   }
   if (spec.tap.empty()) return Bad(value, "give tap=NAME");
+  if (spec.tap.size() >= IFNAMSIZ) {
+    return Bad(value, "TAP name '" + spec.tap + "' must be 1 to " + std::to_string(IFNAMSIZ - 1) +
+                          " characters");
+  }
   return spec;
 }
 

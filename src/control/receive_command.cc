@@ -4,12 +4,14 @@
 
 #include "base/clock.h"
 #include "base/units.h"
+#include "control/api_server.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
 #include "control/net_option.h"
 #include "control/options.h"
 #include "control/serve_vm.h"
 #include "devices/virtio/virtio_spec.h"
+#include "kvm/kvm.h"
 #include "migration/offline_receiver.h"
 #include "migration/tcp.h"
 #include "vm/compatibility.h"
@@ -85,6 +87,12 @@ int ReceiveCommand(std::span<char* const> args) {
   Result<std::vector<NetSpec>> nets = ParseNetOptions(options->All("net"));
   if (!nets.ok()) return Fail(nets.error());
   config.nets = std::move(*nets);
+  if (options->Has("api")) {
+    if (Status api = CheckControlSocketPath(options->Get("api")); !api.ok())
+      return Fail(api.error());
+  }
+  // A host that cannot run the VM must say so before the source starts sending.
+  if (Result<Kvm> kvm = Kvm::Open(); !kvm.ok()) return Fail(kvm.error());
   BlockTerminationSignals();
   Result<migration::TcpAddress> address = migration::ParseTcpAddress(options->Get("listen"));
   if (!address.ok()) return Fail(address.error());

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "base/clock.h"
+#include "control/api_server.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
 #include "control/net_option.h"
@@ -57,6 +58,7 @@ int RestoreCommand(std::span<char* const> args) {
   Result<std::vector<DiskSpec>> disks = ParseDiskOptions(options->All("disk"));
   if (!disks.ok()) return Fail(disks.error());
   if (Status whole = RefuseUnfinishedCopies(*disks); !whole.ok()) return Fail(whole.error());
+  if (Status opens = CheckDisksOpen(*disks); !opens.ok()) return Fail(opens.error());
   VmConfig config;
   config.console = options->Get("console", "stdio");
   config.disks = std::move(*disks);
@@ -68,6 +70,10 @@ int RestoreCommand(std::span<char* const> args) {
   Result<std::vector<NetSpec>> nets = ParseNetOptions(options->All("net"));
   if (!nets.ok()) return Fail(nets.error());
   config.nets = std::move(*nets);
+  if (options->Has("api")) {
+    if (Status api = CheckControlSocketPath(options->Get("api")); !api.ok())
+      return Fail(api.error());
+  }
   BlockTerminationSignals();
   Result<state::LoadedSnapshot> snapshot = state::LoadSnapshot(dir);
   if (!snapshot.ok()) return Fail(snapshot.error());

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/units.h"
+#include "control/api_server.h"
 #include "control/commands.h"
 #include "control/disk_option.h"
 #include "control/net_option.h"
@@ -160,6 +161,7 @@ Result<VmConfig> ConfigFromOptions(const ParsedOptions& options) {
   RETURN_IF_ERROR(ApplyMemoryAndCpus(options, config));
   RETURN_IF_ERROR(RefuseUnfinishedCopies(config.disks));
   RETURN_IF_ERROR(RefuseImageFormats(config.disks));
+  RETURN_IF_ERROR(CheckDisksOpen(config.disks));
   return config;
 }
 
@@ -174,6 +176,10 @@ int RunCommand(std::span<char* const> args) {
   }
   Result<VmConfig> config = ConfigFromOptions(*options);
   if (!config.ok()) return Fail(config.error());
+  if (options->Has("api")) {
+    if (Status api = CheckControlSocketPath(options->Get("api")); !api.ok())
+      return Fail(api.error());
+  }
 
   // Every thread created from here on inherits the blocked mask.
   BlockTerminationSignals();

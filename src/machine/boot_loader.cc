@@ -154,6 +154,20 @@ Result<BootPlan> LoadBzImageKernel(std::span<const uint8_t> file, const BootConf
   return BootPlan{BootPlan::Entry::kLinux64, load_addr + 0x200, layout::kBootParams};
 }
 
+Status CheckKernel(const std::string& kernel_path) {
+  size_t size = 0;
+  ASSIGN_OR_RETURN(Mapping file, MapFile(kernel_path, &size));
+  std::span<const uint8_t> bytes(file.data(), size);
+  ASSIGN_OR_RETURN(KernelKind kind, DetectKernelKind(bytes));
+  const std::string context = "kernel " + kernel_path;
+  if (kind == KernelKind::kPvhElf) {
+    RETURN_IF_ERROR_CTX(ParsePvhElf(bytes), context);
+  } else {
+    RETURN_IF_ERROR_CTX(ParseBzImage(bytes), context);
+  }
+  return OkStatus();
+}
+
 Result<BootPlan> LoadKernel(const BootConfig& config, GuestMemory& memory) {
   size_t size = 0;
   ASSIGN_OR_RETURN(Mapping file, MapFile(config.kernel_path, &size));

@@ -29,6 +29,10 @@ struct BootConfig {
 
 Result<BootPlan> LoadKernel(const BootConfig& config, GuestMemory& memory);
 
+// Reads and parses the kernel file without loading it, so that a wrong path or a
+// file that is not a kernel is reported before any VM is made.
+Status CheckKernel(const std::string& kernel_path);
+
 // Exposed for tests: the loaders on an image already in memory.
 Result<BootPlan> LoadPvhKernel(std::span<const uint8_t> file, const BootConfig& config,
                                GuestMemory& memory);

@@ -73,6 +73,7 @@ Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Build(const VmConfig& co
 }
 
 Result<std::unique_ptr<VirtualMachine>> VirtualMachine::Create(const VmConfig& config) {
+  RETURN_IF_ERROR(CheckKernel(config.kernel));
   ASSIGN_OR_RETURN(GuestMemory memory, GuestMemory::Create(config.memory_bytes));
   ASSIGN_OR_RETURN(std::unique_ptr<VirtualMachine> machine, Build(config, std::move(memory)));
   BootConfig boot{config.kernel, config.cmdline, config.cpus};

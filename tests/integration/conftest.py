@@ -3,6 +3,12 @@
 FERRY_BUILD selects the build directory whose `ferry` is tested (default
 `build`); FERRY_GUEST overrides the guest kit file (the sanitizer run uses the
 release build's guest).
+
+Tests that boot a guest under ferry carry the `kvm` marker (every test that
+uses run_vm gets it by itself). Where /dev/kvm is missing they are skipped,
+and the run ends with a line that says how many; FERRY_REQUIRE_KVM=1 turns
+those skips into failures, for machines that are meant to have KVM. QEMU runs
+the guest kit under KVM when it can and under TCG otherwise (qemu_accel()).
 """
 import os
 import pathlib
@@ -22,9 +28,49 @@ if not GUEST.is_absolute():
     GUEST = ROOT / GUEST
 
 
+HAVE_KVM = os.access("/dev/kvm", os.R_OK | os.W_OK)
+REQUIRE_KVM = os.environ.get("FERRY_REQUIRE_KVM") == "1"
+NO_KVM_REASON = "needs /dev/kvm, which this host does not have"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "sanitizer: also run against the ASan+UBSan build")
     config.addinivalue_line("markers", "slow: boots Linux or takes many seconds")
+    config.addinivalue_line(
+        "markers", "kvm: boots a guest under ferry; skipped where /dev/kvm is missing")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "run_vm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kvm)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("kvm") is None or HAVE_KVM:
+        return
+    if REQUIRE_KVM:
+        pytest.fail(f"FERRY_REQUIRE_KVM=1 but this test {NO_KVM_REASON}")
+    pytest.skip(NO_KVM_REASON)
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = [r for r in terminalreporter.stats.get("skipped", ())
+               if NO_KVM_REASON in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(
+            f"WARNING: {len(skipped)} tests that boot guests under ferry were SKIPPED: "
+            f"/dev/kvm is missing on this host. They ran nowhere in this run.",
+            yellow=True, bold=True)
+
+
+def qemu_accel():
+    """QEMU's accelerator options: KVM as in the benchmarks, or TCG without /dev/kvm
+    (the guest kit then times itself with a TSC it measures against the PIT)."""
+    if HAVE_KVM:
+        return ["-enable-kvm", "-cpu", "host,arch-capabilities=off"]
+    return ["-accel", "tcg", "-cpu", "max"]
 
 
 class Guest:

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import Guest
+from conftest import Guest, qemu_accel
 
 QEMU = "qemu-system-x86_64"
 QBOOT = "/usr/share/qemu/qboot.rom"
@@ -23,7 +23,7 @@ RC_PASS, RC_FAIL, RC_NO_DEVICE = 1, 3, 7
 def qemu_argv(guest, cmdline, machine="microvm", devices=(), bios=None, memory="256M"):
     if shutil.which(QEMU) is None:
         pytest.fail("qemu-system-x86_64 missing: run make (it installs qemu-system-x86)")
-    argv = [QEMU, "-M", machine, "-enable-kvm", "-cpu", "host,arch-capabilities=off",
+    argv = [QEMU, "-M", machine, *qemu_accel(),
             "-m", memory, "-smp", "1", "-display", "none", "-nodefaults", "-serial", "stdio",
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             # QEMU's virtio-mmio is legacy (version 1) unless told otherwise.

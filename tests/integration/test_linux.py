@@ -19,6 +19,7 @@ def vmlinux():
     return BUILD / "linux" / "vmlinux"
 
 
+@pytest.mark.kvm
 @pytest.mark.slow
 def test_debian_kernel_prints_its_banner(vmlinux):
     g = Guest([str(FERRY), "run", "--kernel", str(vmlinux), "--memory", "512M",

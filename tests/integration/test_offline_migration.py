@@ -151,6 +151,7 @@ def test_real_destination_killed_mid_transfer(source):
     assert not re.search(r"^hb ", dst.text(), re.M)
 
 
+@pytest.mark.kvm
 def test_source_dies_mid_transfer_nothing_runs(tmp_path):
     port = free_port()
     dst = receiver(port)
@@ -169,6 +170,7 @@ def test_source_dies_mid_transfer_nothing_runs(tmp_path):
     assert dst.text() == ""
 
 
+@pytest.mark.kvm
 def test_corrupt_stream_is_refused(tmp_path):
     port = free_port()
     dst = receiver(port)

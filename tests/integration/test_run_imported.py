@@ -62,6 +62,7 @@ def test_import_writes_raw_disks_by_default(imported):
     assert (imported / "vm" / "disk0.raw").read_bytes() == (imported / "data.raw").read_bytes()
 
 
+@pytest.mark.kvm
 def test_imported_vm_verifies_its_disk_and_gets_its_memory_and_cpus(tmp_path):
     """diskcheck writes a disk under ferry; the disk goes to qcow2 as another
     platform would hold it; imported back, the guest verifies every block."""
@@ -82,6 +83,7 @@ def test_imported_vm_verifies_its_disk_and_gets_its_memory_and_cpus(tmp_path):
     assert re.search(r"^ferry-guest: up cpus=2 mem_mib=(19\d|200) ", out, re.M), out[:800]
 
 
+@pytest.mark.kvm
 def test_imported_nic_keeps_its_mac(imported):
     rc, g = boot("--vm", imported / "vm", "--kernel", GUEST, "--net", "tap=fimp1",
                  "--cmdline", "netecho --ip 10.77.0.2 --duration 0.3 --heartbeat-ms 0")

@@ -24,6 +24,7 @@ def run_hello(ferry_bin, guest_elf, *extra):
     return ferry("run", "--kernel", guest_elf, "--cmdline", "hello", "--memory", "64M", *extra)
 
 
+@pytest.mark.kvm
 @pytest.mark.sanitizer
 def test_hello_runs_with_disks_and_rng(ferry_bin, guest_elf, tmp_path):
     r = run_hello(ferry_bin, guest_elf, "--disk", image(tmp_path, "a.img"),

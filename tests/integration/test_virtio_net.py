@@ -79,6 +79,7 @@ def probe(lab, ns, seconds, interval_ms=2):
     return json.loads(r.stdout)
 
 
+@pytest.mark.kvm
 def test_netecho_answers_udp_with_the_given_mac(lab):
     host = lab.host("ha", "10.88.0.1")
     client = lab.client("cl", "10.88.0.100")
@@ -116,6 +117,7 @@ print("received", n, flush=True)
 """
 
 
+@pytest.mark.kvm
 def test_netblast_reaches_a_socket_on_the_host(lab):
     host = lab.host("ha", "10.88.0.1")
     sink = subprocess.Popen(lab.exec_argv(host, "python3", "-c", SINK), stdout=subprocess.PIPE,
@@ -149,6 +151,7 @@ def test_bad_net_options_are_one_line_and_240(lab, spec, message):
     assert len(lines) == 1 and message in lines[0], r.stderr
 
 
+@pytest.mark.kvm
 def test_a_busy_tap_is_refused(lab):
     host = lab.host("ha", "10.88.0.1")
     first = netecho(lab, host, "tap=tap0")
@@ -198,6 +201,7 @@ def snapshot_mac(directory):
     return fs.parse_fields(nets[0])[1].hex(":")
 
 
+@pytest.mark.kvm
 def test_generated_mac_survives_snapshot_and_restore_which_announces_it(lab, tmp_path):
     host = lab.host("ha", "10.88.0.1")
     client = lab.client("cl", "10.88.0.100")
@@ -239,6 +243,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.kvm
 def test_netecho_keeps_answering_across_a_live_migration(lab, tmp_path):
     a = lab.host("ha", "10.88.0.1")
     b = lab.host("hb", "10.88.0.2")

@@ -8,21 +8,35 @@ namespace {
 
 constexpr const char* kDriver = "virtio-net";
 constexpr uint64_t kFMac = 1ull << 5;
+constexpr uint64_t kFStatus = 1ull << 16;
+constexpr uint64_t kFCtrlVq = 1ull << 17;
+constexpr uint64_t kFGuestAnnounce = 1ull << 21;
+constexpr uint64_t kAnnounceFeatures = kFStatus | kFCtrlVq | kFGuestAnnounce;
 constexpr uint32_t kCfgMac = 0;
+constexpr uint32_t kCfgStatus = 6;
+constexpr uint16_t kStatusAnnounce = 2;
 constexpr uint16_t kRxQueue = 0;
 constexpr uint16_t kTxQueue = 1;
+constexpr uint16_t kCtrlQueue = 2;  // without VIRTIO_NET_F_MQ
+constexpr uint8_t kCtrlAnnounce = 3;
+constexpr uint8_t kCtrlAnnounceAck = 0;
+constexpr uint8_t kCtrlOk = 0;
 
 }  // namespace
 
 void NetDevice::open(Transport& t) {
   transport_ = &t;
-  features_ = negotiate(t, kFEventIdx | kFMac, kDriver);
+  features_ = negotiate(t, kFEventIdx | kFMac | kAnnounceFeatures, kDriver);
   if (features_ & kFMac) {
     for (uint32_t i = 0; i < 6; ++i) mac_[i] = t.config8(kCfgMac + i);
     mac_from_device_ = true;
   }
   setup_queue(t, rx_, kRxQueue, kMaxBuffers, features_, kDriver);
   setup_queue(t, tx_, kTxQueue, kMaxBuffers, features_, kDriver);
+  if ((features_ & kAnnounceFeatures) == kAnnounceFeatures) {
+    setup_queue(t, ctrl_, kCtrlQueue, 4, features_, kDriver);
+    ctrl_buffer_ = static_cast<uint8_t*>(arena::alloc(64, 64));
+  }
   rx_buffers_ = static_cast<uint8_t*>(arena::alloc(uint64_t{rx_.size()} * kBufferSize, 4096));
   tx_buffers_ = static_cast<uint8_t*>(arena::alloc(uint64_t{tx_.size()} * kBufferSize, 4096));
   for (int i = tx_.size() - 1; i >= 0; --i) tx_free_[tx_free_count_++] = i;
@@ -31,6 +45,23 @@ void NetDevice::open(Transport& t) {
   rx_.kick();
   driver_ok(t);
   check_device(t, kDriver);
+}
+
+bool NetDevice::announce_requested() {
+  return guest_announce() && (transport_->config16(kCfgStatus) & kStatusAnnounce) != 0;
+}
+
+bool NetDevice::ack_announce() {
+  ctrl_buffer_[0] = kCtrlAnnounce;
+  ctrl_buffer_[1] = kCtrlAnnounceAck;
+  ctrl_buffer_[2] = 0xff;  // the device overwrites it
+  uint64_t at = arena::address_of(ctrl_buffer_);
+  Segment s[2] = {{at, 2, false}, {at + 2, 1, true}};
+  if (!ctrl_.add(s, 2, 0)) return false;
+  ctrl_.kick();
+  Used used = wait_used(*transport_, ctrl_, kDriver);
+  const volatile uint8_t* ack = ctrl_buffer_ + 2;  // written by the device, not by us
+  return used.length >= 1 && *ack == kCtrlOk;
 }
 
 void NetDevice::post_rx(int buffer) {

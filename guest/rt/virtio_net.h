@@ -6,6 +6,12 @@
 // (no CSUM, GSO or MRG_RXBUF), so the header we send is all zeros and a received frame
 // fits one 2 KiB buffer (12 + 1514 bytes). The MAC comes from the device configuration
 // when VIRTIO_NET_F_MAC is offered; otherwise the locally administered 02:00:00:00:00:01.
+//
+// When the device offers VIRTIO_NET_F_GUEST_ANNOUNCE (with CTRL_VQ and STATUS), the driver
+// takes it and sets up control queue 2: after a migration the device sets
+// VIRTIO_NET_S_ANNOUNCE in its status, the workload announces its addresses and the
+// driver acknowledges with VIRTIO_NET_CTRL_ANNOUNCE_ACK (spec 5.1.6.5.4). Polled like the
+// rest: the workload reads the status now and then (announce_requested()).
 #pragma once
 
 #include <stdint.h>
@@ -27,6 +33,11 @@ class NetDevice {
 
   const uint8_t* mac() const { return mac_; }
   bool mac_from_device() const { return mac_from_device_; }
+  bool guest_announce() const { return ctrl_buffer_ != nullptr; }
+  // The device asks the guest to announce itself (one configuration read: an exit).
+  bool announce_requested();
+  // Tells the device the announcement went out; false when it answered VIRTIO_NET_ERR.
+  bool ack_announce();
   Transport& transport() { return *transport_; }
 
   // The next received frame (after the header), if any; it stays valid until recycle().
@@ -58,6 +69,8 @@ class NetDevice {
   bool mac_from_device_ = false;
   Virtqueue rx_;
   Virtqueue tx_;
+  Virtqueue ctrl_;
+  uint8_t* ctrl_buffer_ = nullptr;  // command (2 bytes) then ack (1 byte)
   uint8_t* rx_buffers_ = nullptr;
   uint8_t* tx_buffers_ = nullptr;
   int tx_free_[kMaxBuffers] = {};

@@ -3,6 +3,10 @@
 // Answers ARP requests for --ip, echoes every UDP datagram sent to it (any port; source
 // and destination swapped, same payload) and answers ICMP echo requests (ping). Uses the
 // MAC from the virtio-net configuration. Runs on CPU 0; at the end prints its counters.
+//
+// When the device asks (VIRTIO_NET_F_GUEST_ANNOUNCE, after a migration), it broadcasts a
+// gratuitous ARP for --ip, acknowledges on the control queue and prints
+// "netecho: announced ...". The status is read every 20 ms.
 #include "rt/console.h"
 #include "rt/exit.h"
 #include "rt/format.h"
@@ -18,6 +22,7 @@ namespace {
 
 constexpr const char* kName = "netecho";
 constexpr int kBatch = 32;  // frames handled between flushes and clock checks
+constexpr uint64_t kAnnounceCheckNs = 20'000'000;
 
 struct Config {
   virtio::Transport* transport = nullptr;
@@ -28,7 +33,7 @@ struct Config {
 };
 
 struct Counters {
-  uint64_t arp = 0, udp = 0, icmp = 0, other = 0, tx_busy = 0;
+  uint64_t arp = 0, udp = 0, icmp = 0, other = 0, tx_busy = 0, announced = 0;
 };
 
 constinit Config g_config;
@@ -66,20 +71,39 @@ void handle(const uint8_t* frame, uint32_t length, const net::Mac& mac, Counters
   if (kind == net::Kind::kIcmpEcho) ++c.icmp;
 }
 
+// A gratuitous ARP (a request for our own address, broadcast) so that switches and
+// neighbours learn where we are now, then the acknowledgement the device waits for.
+void announce(const net::Mac& mac, Counters& c) {
+  uint8_t* out = g_net.tx_frame();
+  if (out == nullptr) return;  // all buffers in flight: the next check tries again
+  g_net.send(net::build_arp(out, 1, mac, g_config.ip, net::kBroadcast, g_config.ip));
+  g_net.flush();
+  if (!g_net.ack_announce()) {
+    console::print("netecho: FAIL reason=announce_ack_refused where=%s\n",
+                   g_config.transport->where());
+    exit_guest(kExitVerifyFailed);
+  }
+  ++c.announced;
+  char ip_text[16], mac_text[18];
+  console::print("netecho: announced ip=%s mac=%s (the device asked) count=%lu\n",
+                 net::format_ip(g_config.ip, ip_text), net::format_mac(mac, mac_text), c.announced);
+}
+
 uint32_t run(int cpu) {
   if (cpu != 0) return kExitPass;
   g_net.open(*g_config.transport);
   net::Mac mac;
   __builtin_memcpy(mac.b, g_net.mac(), 6);
   char ip_text[16], mac_text[18];
-  console::print("netecho: listening ip=%s/%lu mac=%s mac_source=%s where=%s\n",
+  console::print("netecho: listening ip=%s/%lu mac=%s mac_source=%s where=%s guest_announce=%s\n",
                  net::format_ip(g_config.ip, ip_text), g_config.mask,
                  net::format_mac(mac, mac_text), g_net.mac_from_device() ? "device" : "default",
-                 g_config.transport->where());
+                 g_config.transport->where(), g_net.guest_announce() ? "yes" : "no");
   beat_start(g_config.heartbeat_ns);
   Counters c;
   uint64_t start = clock::now_ns();
   uint64_t now = start;
+  uint64_t next_announce_check = start;
   while (g_config.duration.forever || now - start < g_config.duration.ns) {
     int handled = 0;
     const uint8_t* frame;
@@ -96,14 +120,18 @@ uint32_t run(int cpu) {
       x86::pause();
     }
     now = clock::now_ns();
+    if (now >= next_announce_check) {
+      if (g_net.announce_requested()) announce(mac, c);
+      next_announce_check = now + kAnnounceCheckNs;
+    }
     beat_poll();
   }
   char gap[24];
   console::print(
       "netecho: PASS rx=%lu tx=%lu udp=%lu arp=%lu icmp=%lu other=%lu tx_busy=%lu "
-      "rx_dropped=%lu max_gap_ms=%s\n",
+      "rx_dropped=%lu announced=%lu max_gap_ms=%s\n",
       g_net.rx_frames(), g_net.tx_frames(), c.udp, c.arp, c.icmp, c.other, c.tx_busy,
-      g_net.rx_dropped(), format_ms(beat_max_gap_ns(), gap));
+      g_net.rx_dropped(), c.announced, format_ms(beat_max_gap_ns(), gap));
   return kExitPass;
 }
 

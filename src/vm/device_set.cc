@@ -175,7 +175,11 @@ Status DeviceSet::Restore(const std::vector<state::VirtioDeviceState>& saved) {
 
 void DeviceSet::AnnounceNics() {
   for (Entry& e : entries_) {
-    if (e.net) e.net->Announce();
+    if (!e.net) continue;
+    e.net->Announce();
+    if (e.net->RequestGuestAnnounce(e.transport->live_driver_features())) {
+      e.transport->NotifyConfigChange();
+    }
   }
 }
 

@@ -61,7 +61,8 @@ class DeviceSet {
   std::vector<state::VirtioDeviceState> Save();
   Status Restore(const std::vector<state::VirtioDeviceState>& saved);
   // Each NIC announces the guest's MAC on its TAP (after a restore or a
-  // migration, so that bridges learn the new port at once).
+  // migration, so that bridges learn the new port at once), and asks a
+  // guest that took GUEST_ANNOUNCE to announce its own addresses.
   void AnnounceNics();
 
  private:

@@ -232,10 +232,10 @@ def tap_netns():
         subprocess.run(["ip", "netns", "del", name])
 
 
-def net_guest(guest_elf, ns, cmdline):
+def net_guest(guest_elf, ns, cmdline, extra=()):
     argv = qemu_argv(guest_elf, cmdline, devices=[
         "-netdev", "tap,id=n0,ifname=gvtap0,script=no,downscript=no",
-        "-device", "virtio-net-device,netdev=n0"])
+        "-device", "virtio-net-device,netdev=n0", *extra])
     return Guest(["ip", "netns", "exec", ns] + argv)
 
 
@@ -299,3 +299,76 @@ def test_netblast_reaches_the_host(guest_elf, tap_netns):
         assert 0 < received <= int(m.group(1)), (out, g.text())
     finally:
         sink.kill()
+
+
+GARP_CAPTURE = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("gvtap0", 0))
+s.settimeout(1)
+print("capturing", flush=True)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    op = struct.unpack("!H", f[20:22])[0]
+    print("arp", op, f[0:6].hex(":"), f[22:28].hex(":"), socket.inet_ntoa(f[28:32]),
+          socket.inet_ntoa(f[38:42]), flush=True)
+"""
+
+
+def qmp(path, *commands):
+    """Runs QMP commands on a fresh connection and returns their replies."""
+    import json
+    import socket
+    import time
+    for _ in range(100):
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(str(path))
+            break
+        except OSError:
+            time.sleep(0.05)
+    with sock, sock.makefile("rw") as f:
+        f.readline()  # greeting
+        replies = []
+        for command in ({"execute": "qmp_capabilities"},) + commands:
+            f.write(json.dumps(command) + "\n")
+            f.flush()
+            line = json.loads(f.readline())
+            while "event" in line:
+                line = json.loads(f.readline())
+            replies.append(line)
+        return replies[1:]
+
+
+def test_netecho_announces_itself_when_qemu_asks(guest_elf, tap_netns, tmp_path):
+    """QEMU's announce-self sets VIRTIO_NET_S_ANNOUNCE once per round when the driver took
+    GUEST_ANNOUNCE; each time netecho broadcasts a gratuitous ARP and acknowledges (QEMU
+    answers the ack with VIRTIO_NET_OK only while the request stands)."""
+    sock = tmp_path / "qmp.sock"
+    g = net_guest(guest_elf, tap_netns, "netecho --ip 10.77.0.2 --duration 8 --heartbeat-ms 500",
+                  extra=["-qmp", f"unix:{sock},server=on,wait=off"])
+    capture = subprocess.Popen(["ip", "netns", "exec", tap_netns, "python3", "-c", GARP_CAPTURE,
+                                "6"], stdout=subprocess.PIPE, text=True)
+    try:
+        g.wait_for(r"^netecho: listening ip=10\.77\.0\.2/24 mac=52:54:00:12:34:56 .* "
+                   r"guest_announce=yes$", timeout=20)
+        assert capture.stdout.readline().strip() == "capturing"
+        replies = qmp(sock, {"execute": "announce-self", "arguments": {
+            "initial": 50, "max": 550, "rounds": 2, "step": 100}})
+        assert replies == [{"return": {}}], replies
+        for count in (1, 2):
+            g.wait_for(rf"^netecho: announced ip=10\.77\.0\.2 mac=52:54:00:12:34:56 "
+                       rf"\(the device asked\) count={count}$", timeout=10)
+        out, _ = capture.communicate(timeout=20)
+        garps = [line for line in out.splitlines()
+                 if line == "arp 1 ff:ff:ff:ff:ff:ff 52:54:00:12:34:56 10.77.0.2 10.77.0.2"]
+        assert len(garps) == 2, out
+        assert g.wait(timeout=30) == RC_PASS, g.text()
+        assert re.search(r"^netecho: PASS .* announced=2 ", g.text(), re.M), g.text()
+    finally:
+        capture.kill()
+        g.kill()

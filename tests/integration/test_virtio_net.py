@@ -194,6 +194,11 @@ def rarps(cap):
     return [line.split() for line in out.splitlines()]
 
 
+def announced(mac):
+    return (rf"^netecho: announced ip=10\.88\.0\.50 mac={mac} \(the device asked\) "
+            r"count=1$")
+
+
 def snapshot_mac(directory):
     sections = fs.split((directory / "state").read_bytes())
     nets = [p for _, t, _, p in sections if t == VIRTIO_NET_SECTION]
@@ -229,6 +234,8 @@ def test_generated_mac_survives_snapshot_and_restore_which_announces_it(lab, tmp
         seen = rarps(cap)
         # Five rounds (50, 150, 250, 350 ms apart), the guest's MAC as source.
         assert [(s[0], s[1]) for s in seen] == [(mac, "8035")] * 5, seen
+        # The device also asked the guest (GUEST_ANNOUNCE), once; it acknowledged.
+        restored.wait_for(announced(mac), timeout=5)
         p = probe(lab, client, 1)
         assert p["unanswered"] == 0 and p["answered"] > 100, p
         neigh = run_in(lab, client, "ip", "neigh", "show", GUEST_IP).stdout
@@ -288,6 +295,8 @@ def test_netecho_keeps_answering_across_a_live_migration(lab, tmp_path):
         for sent_at in p["unanswered_sent_at"]:
             assert started <= sent_at <= ended, (started, ended, p)
         assert p["longest_gap_ms"] < 1000, p
+        # B's device asked the guest to announce itself; it did, once.
+        dst.wait_for(announced(mac), timeout=5)
         # The guest runs on at B, with its MAC.
         p2 = probe(lab, client, 0.5)
         assert p2["unanswered"] == 0, p2

@@ -42,13 +42,14 @@ VirtioNet::VirtioNet(Tap tap, MacAddress mac, bool mac_given)
 VirtioNet::~VirtioNet() = default;
 
 uint64_t VirtioNet::device_features() const {
-  return virtio::Bit(kFeatureMac) | virtio::Bit(kFeatureStatus);
+  return virtio::Bit(kFeatureMac) | virtio::Bit(kFeatureStatus) |
+         virtio::Bit(kFeatureControlQueue) | virtio::Bit(kFeatureGuestAnnounce);
 }
 
 void VirtioNet::ReadConfig(uint64_t offset, std::span<uint8_t> data) const {
   NetConfig c{};
   std::memcpy(c.mac, mac_.data(), 6);
-  c.status = status_;
+  c.status = status_.load();
   c.max_virtqueue_pairs = 1;
   const auto* bytes = reinterpret_cast<const uint8_t*>(&c);
   for (size_t i = 0; i < data.size(); ++i) {
@@ -67,7 +68,35 @@ NetCounters VirtioNet::counters() const {
 Result<uint32_t> VirtioNet::HandleRequest(uint16_t queue, const DescriptorChain& chain,
                                           GuestMemory& memory) {
   if (queue == kTransmitQueue) return Transmit(chain, memory);
+  if (queue == kControlQueue) return Control(chain, memory);
   return Receive(chain, memory);
+}
+
+// A command is class and command bytes plus its data, device-readable, then
+// a device-writable ack byte (5.1.6.5), the first one written, as QEMU does. ferry knows only the
+// announce acknowledgement; every other command is answered VIRTIO_NET_ERR, as the features it
+// would belong to are never offered.
+Result<uint32_t> VirtioNet::Control(const DescriptorChain& chain, GuestMemory& memory) {
+  if (chain.readable_bytes < 2 || chain.writable_bytes < 1) return 0;
+  uint8_t command[2] = {};
+  RETURN_IF_ERROR(CopyFromGuest(memory, chain.readable, command));
+  uint8_t ack = kControlError;
+  if (command[0] == kControlAnnounceClass && command[1] == kControlAnnounceAck) {
+    status_.fetch_and(static_cast<uint16_t>(~kAnnounce));
+    ++announces_acked_;
+    ack = kControlOk;
+  }
+  for (const GuestRange& r : SliceRanges(chain.writable, 0, 1)) {
+    RETURN_IF_ERROR(memory.Write(r.gpa, {&ack, 1}));
+  }
+  return 1;
+}
+
+bool VirtioNet::RequestGuestAnnounce(uint64_t driver_features) {
+  uint64_t needed = virtio::Bit(kFeatureGuestAnnounce) | virtio::Bit(kFeatureControlQueue);
+  if ((driver_features & needed) != needed) return false;
+  status_.fetch_or(kAnnounce);
+  return true;
 }
 
 uint32_t VirtioNet::Transmit(const DescriptorChain& chain, const GuestMemory& memory) {
@@ -146,11 +175,11 @@ Status VirtioNet::Restore(const NetState& state) {
     return Error(ErrorCode::kFailedPrecondition,
                  "the saved VM's NIC offered features this ferry lacks (a newer ferry?)");
   }
-  if ((state.status & ~kLinkUp) != 0) {
+  if ((state.status & ~(kLinkUp | kAnnounce)) != 0) {
     return Error(ErrorCode::kCorrupt, "virtio-net status has unknown bits");
   }
   mac_ = state.mac;
-  status_ = state.status;
+  status_.store(state.status);
   rx_ready_.store(true);
   return OkStatus();
 }

@@ -89,7 +89,7 @@ class NetTest : public ::testing::Test {
     ASSERT_TRUE(t.ok());
     transport_ = std::move(*t);
     transport_->AssignBar(0, 0xc0000000);
-    Initialize();
+    Initialize(virtio::Bit(kFeatureMac));
   }
   void TearDown() override { transport_.reset(); }
 
@@ -111,11 +111,13 @@ class NetTest : public ::testing::Test {
     BarWrite<uint64_t>(0x30, q.used_addr);
     BarWrite<uint16_t>(0x1c, 1);
   }
-  void Initialize() {
+  // Negotiates VERSION_1, EVENT_IDX and `net_features`; the control queue is
+  // set up when they include CTRL_VQ.
+  void Initialize(uint64_t net_features) {
     uint8_t status = virtio::kStatusAcknowledge | virtio::kStatusDriver;
     BarWrite<uint8_t>(0x14, status);
     uint64_t features = virtio::Bit(virtio::kFeatureVersion1) |
-                        virtio::Bit(virtio::kFeatureEventIdx) | virtio::Bit(kFeatureMac);
+                        virtio::Bit(virtio::kFeatureEventIdx) | net_features;
     BarWrite<uint32_t>(0x08, 0);
     BarWrite<uint32_t>(0x0c, static_cast<uint32_t>(features));
     BarWrite<uint32_t>(0x08, 1);
@@ -124,6 +126,10 @@ class NetTest : public ::testing::Test {
     BarWrite<uint8_t>(0x14, status);
     Queue(kReceiveQueue, rx_->Layout());
     Queue(kTransmitQueue, tx_->Layout());
+    if ((net_features & virtio::Bit(kFeatureControlQueue)) != 0) {
+      ctrl_.emplace(*memory_, 16, 0x700000, 0x800000);
+      Queue(kControlQueue, ctrl_->Layout());
+    }
     BarWrite<uint8_t>(0x14, status | virtio::kStatusDriverOk);
     transport_->Resume();
   }
@@ -163,7 +169,7 @@ class NetTest : public ::testing::Test {
   Fd packet_;
   NoInterrupts irq_;
   std::optional<GuestMemory> memory_;
-  std::optional<TestDriver> rx_, tx_;
+  std::optional<TestDriver> rx_, tx_, ctrl_;
   std::optional<VirtioNet> net_;
   std::unique_ptr<T> transport_;
 };
@@ -173,7 +179,74 @@ TEST_F(NetTest, ConfigHoldsTheMacAndLinkUp) {
   transport_->bar().Read(T::kDeviceOffset, config);
   EXPECT_EQ(std::memcmp(config, kMac.data(), 6), 0);
   EXPECT_EQ(config[6] | config[7] << 8, kLinkUp);
-  EXPECT_EQ(net_->device_features(), virtio::Bit(kFeatureMac) | virtio::Bit(kFeatureStatus));
+  EXPECT_EQ(net_->device_features(), virtio::Bit(kFeatureMac) | virtio::Bit(kFeatureStatus) |
+                                         virtio::Bit(kFeatureControlQueue) |
+                                         virtio::Bit(kFeatureGuestAnnounce));
+}
+
+uint16_t ConfigStatus(T& transport) {
+  uint16_t status = 0;
+  transport.bar().Read(T::kDeviceOffset + 6, {reinterpret_cast<uint8_t*>(&status), 2});
+  return status;
+}
+
+// Sends one control command and returns the device's ack byte.
+uint8_t SendControl(TestDriver& ctrl, T& transport, uint8_t cls, uint8_t cmd) {
+  std::vector<Buffer> b = {{2, false}, {1, true}};
+  uint16_t head = ctrl.AddChain(b);
+  uint8_t command[2] = {cls, cmd};
+  ctrl.Fill(b[0].gpa, command, 2);
+  uint8_t poison = 0xee;
+  ctrl.Fill(b[1].gpa, &poison, 1);
+  uint16_t before = ctrl.UsedIdx();
+  ctrl.Publish(head);
+  uint16_t queue = kControlQueue;
+  transport.bar().Write(T::kNotifyOffset + 4 * queue, {reinterpret_cast<uint8_t*>(&queue), 2});
+  for (int i = 0; i < 400 && ctrl.UsedIdx() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(ctrl.UsedIdx(), before + 1);
+  EXPECT_EQ(ctrl.Used(before).second, 1u);
+  return ctrl.Read(b[1].gpa, 1)[0];
+}
+
+TEST_F(NetTest, GuestAnnounceNeedsTheDriverToTakeIt) {
+  // The fixture's driver took MAC only: no request, nothing changes.
+  EXPECT_FALSE(net_->RequestGuestAnnounce(transport_->live_driver_features()));
+  EXPECT_EQ(ConfigStatus(*transport_), kLinkUp);
+}
+
+TEST_F(NetTest, GuestAnnounceIsRequestedThenAcknowledgedOnTheControlQueue) {
+  BarWrite<uint8_t>(0x14, 0);  // reset, then a driver that takes the announce features
+  Initialize(virtio::Bit(kFeatureMac) | virtio::Bit(kFeatureStatus) |
+             virtio::Bit(kFeatureControlQueue) | virtio::Bit(kFeatureGuestAnnounce));
+  uint8_t generation = BarRead<uint8_t>(0x15);
+  EXPECT_EQ(BarRead<uint8_t>(T::kIsrOffset), 0);
+
+  ASSERT_TRUE(net_->RequestGuestAnnounce(transport_->live_driver_features()));
+  transport_->NotifyConfigChange();
+  EXPECT_EQ(ConfigStatus(*transport_), kLinkUp | kAnnounce);
+  EXPECT_NE(BarRead<uint8_t>(0x15), generation);
+  EXPECT_EQ(BarRead<uint8_t>(T::kIsrOffset), virtio::kIsrConfig);  // INTx: no MSI-X here
+
+  // A command ferry does not know (RX mode) is refused and leaves the request.
+  EXPECT_EQ(SendControl(*ctrl_, *transport_, 0, 0), kControlError);
+  EXPECT_EQ(ConfigStatus(*transport_), kLinkUp | kAnnounce);
+  // The announce acknowledgement clears it.
+  EXPECT_EQ(SendControl(*ctrl_, *transport_, kControlAnnounceClass, kControlAnnounceAck),
+            kControlOk);
+  EXPECT_EQ(ConfigStatus(*transport_), kLinkUp);
+  EXPECT_EQ(net_->guest_announces_acked(), 1u);
+
+  // A pending request travels with the device state.
+  ASSERT_TRUE(net_->RequestGuestAnnounce(transport_->live_driver_features()));
+  NetState saved = net_->Save();
+  EXPECT_EQ(saved.status, kLinkUp | kAnnounce);
+  Result<Tap> tap2 = Tap::Open(name_ + "c");
+  ASSERT_TRUE(tap2.ok());
+  VirtioNet restored(std::move(*tap2), kMac, true);
+  ASSERT_TRUE(restored.Restore(saved).ok());
+  EXPECT_EQ(restored.Save().status, kLinkUp | kAnnounce);
 }
 
 TEST_F(NetTest, TransmitWritesTheChainToTheTap) {

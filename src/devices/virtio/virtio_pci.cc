@@ -230,6 +230,17 @@ void VirtioPciTransport::UpdateIntxLocked() {
   interrupts_.SetIntx(level);
 }
 
+uint64_t VirtioPciTransport::live_driver_features() {
+  std::lock_guard lock(mu_);
+  return (status_.load() & virtio::kStatusDriverOk) != 0 ? driver_features_ : 0;
+}
+
+void VirtioPciTransport::NotifyConfigChange() {
+  std::lock_guard lock(mu_);
+  ++config_generation_;
+  InterruptLocked(config_msix_vector_, virtio::kIsrConfig);
+}
+
 void VirtioPciTransport::NeedsReset(const Error& why) {
   std::lock_guard lock(mu_);
   NeedsResetLocked(why.message());

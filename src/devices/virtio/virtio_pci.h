@@ -76,6 +76,11 @@ class VirtioPciTransport final : public PciDevice, private IoDevice {
   void ServiceQueues();
 
   uint64_t offered_features() const { return offered_; }
+  // What the driver accepted; 0 until it has set DRIVER_OK.
+  uint64_t live_driver_features();
+  // The device changed its configuration on its own (virtio-net's announce
+  // request): a new configuration generation and a configuration interrupt.
+  void NotifyConfigChange();
   uint8_t status() const { return status_.load(); }
   VirtioPciState Save();
   Status Restore(const VirtioPciState& state);

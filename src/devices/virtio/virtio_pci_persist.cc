@@ -39,7 +39,9 @@ Status VirtioPciTransport::Restore(const VirtioPciState& s) {
     return Mismatch(name_, "device type " + std::to_string(s.device_type));
   }
   if (s.queues.size() != queues_.size()) {
-    return Mismatch(name_, std::to_string(s.queues.size()) + " queues");
+    return Mismatch(name_, "saved with " + std::to_string(s.queues.size()) +
+                               " queues, this device has " + std::to_string(queues_.size()) +
+                               " (saved by another version of ferry?)");
   }
   if ((s.driver_features & ~offered_) != 0) {
     return Mismatch(name_, "the driver features were never offered here");

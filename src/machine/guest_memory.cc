@@ -61,6 +61,13 @@ GuestMemory::GuestMemory(Mapping mapping, uint64_t ram_bytes, bool anonymous)
 Result<GuestMemory> GuestMemory::Create(uint64_t ram_bytes) {
   RETURN_IF_ERROR(CheckSize(ram_bytes));
   ASSIGN_OR_RETURN(Mapping mapping, Mapping::Anonymous(ram_bytes));
+  // Transparent huge pages, as QEMU and Cloud Hypervisor ask for: a fault
+  // maps 2 MiB instead of 4 KiB. A migration destination writes every page
+  // of a fresh VM; in a nested VM like this machine's each 4 KiB fault cost
+  // ~5 us and the receiver managed 350 MiB/s, with THP 2.5 GiB/s
+  // (bench/migration_engine_bench.cc). Fewer, larger TLB entries help the
+  // guest too. Hosts with THP "never" just ignore it.
+  ::madvise(mapping.data(), ram_bytes, MADV_HUGEPAGE);
   return GuestMemory(std::move(mapping), ram_bytes, true);
 }
 

@@ -7,7 +7,7 @@
 namespace ferry::migration {
 namespace {
 
-enum ReplyField : uint16_t { kTimeNs = 1, kMessage = 2, kBootId = 3 };
+enum ReplyField : uint16_t { kTimeNs = 1, kMessage = 2, kBootId = 3, kAbilities = 4 };
 
 Status SendTimed(state::SectionWriter& writer, state::SectionType type, int64_t time_ns) {
   state::FieldWriter f;
@@ -28,6 +28,7 @@ Status SendAccept(state::SectionWriter& writer, int64_t receiver_now_ns) {
   state::FieldWriter f;
   f.Put<int64_t>(kTimeNs, receiver_now_ns);
   f.PutString(kBootId, KernelBootId());
+  f.Put<uint64_t>(kAbilities, kReceiverSyncs);
   return writer.Write(state::SectionType::kAccept, 0, f.bytes());
 }
 
@@ -68,6 +69,9 @@ Result<Reply> ReadReply(state::SectionReader& reader, state::SectionType expecte
   }
   if (f.Has(kTimeNs)) {
     ASSIGN_OR_RETURN(reply.time_ns, f.Get<int64_t>(kTimeNs));
+  }
+  if (f.Has(kAbilities)) {
+    ASSIGN_OR_RETURN(reply.abilities, f.Get<uint64_t>(kAbilities));
   }
   return reply;
 }

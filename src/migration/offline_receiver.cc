@@ -49,6 +49,11 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
     RETURN_IF_ERROR(reader_.ReadPiece(section.payload));
     RETURN_IF_ERROR(reader_.Finish());
     if (type == state::SectionType::kEnd) break;
+    if (type == state::SectionType::kSync) {
+      // Every page before this one is in guest memory: the sender may pause now.
+      RETURN_IF_ERROR(writer_.Write(state::SectionType::kSynced, 0, {}));
+      continue;
+    }
     if (type == state::SectionType::kDiskPlan) {
       RETURN_IF_ERROR(AnswerDiskPlan(section, disks, planned, &*memory));
       continue;

@@ -149,6 +149,7 @@ class PrecopySession {
       if (decision.action == Action::kSwitchover) {
         report_.reason = decision.reason;
         report_.converged = decision.converged;
+        if (decision.converged) RETURN_IF_ERROR(DrainBeforePause());
         break;
       }
       if (decision.action == Action::kThrottle) {
@@ -213,6 +214,19 @@ class PrecopySession {
     RETURN_IF_ERROR(pages_.Flush());
     ASSIGN_OR_RETURN(uint64_t disk_bytes, disks_.DirtyPass(false));
     return EndRound(round, count + disk_bytes / kPageSize, start, bytes_before);
+  }
+
+  // What the last rounds wrote may still sit in socket buffers or in the
+  // receiver's queue (8 MiB each way: tens of milliseconds). The policy
+  // counted it as sent; paused, it would be downtime. So the guest keeps
+  // running until the destination has it all; pages dirtied meanwhile join
+  // the final set. Only when the target was met: a guest that outruns the
+  // link would dirty more while waiting than the wait saves.
+  Status DrainBeforePause() {
+    int64_t start = MonotonicNs();
+    ASSIGN_OR_RETURN(bool drained, DrainToReceiver(streams_));
+    if (drained) report_.drain_ms = NsToMs(MonotonicNs() - start);
+    return OkStatus();
   }
 
   Result<DirtyBitmap> EndRound(int round, uint64_t pages, int64_t start, uint64_t bytes_before) {

@@ -34,6 +34,7 @@ Json MigrationReport::ToJson() const {
   j.Set("reason", reason);
   j.Set("downtime_target_ms", downtime_target_ms);
   j.Set("predicted_downtime_ms", predicted_downtime_ms);
+  j.Set("drain_ms", drain_ms);
   Json phases = Json::MakeObject();
   phases.Set("pause_ms", switchover.pause_ms);
   phases.Set("last_pages_ms", switchover.last_pages_ms);
@@ -86,6 +87,11 @@ std::string MigrationReport::ToText() const {
     std::snprintf(buf, sizeof buf, "  rounds     %zu, %s: %s; throttle %d%%\n", rounds.size(),
                   converged ? "converged" : "did not converge", reason.c_str(), throttle_pct);
     text += buf;
+    if (drain_ms > 0) {
+      std::snprintf(buf, sizeof buf,
+                    "  drain      %9.1f ms before the pause (destination caught up)\n", drain_ms);
+      text += buf;
+    }
     if (!dirty_tracking.empty()) {
       std::snprintf(buf, sizeof buf, "  tracking   dirty %s, %llu ring-full exits\n",
                     dirty_tracking.c_str(), static_cast<unsigned long long>(ring_full_exits));

@@ -62,6 +62,9 @@ struct MigrationReport {
   std::string reason;               // why iteration stopped
   double downtime_target_ms = 0;
   double predicted_downtime_ms = 0;
+  // Before the pause, guest running: until the destination had taken in
+  // everything sent (0 with a receiver that cannot say so).
+  double drain_ms = 0;
   SwitchoverPhases switchover;
   std::vector<DiskReport> disks;
   std::string dirty_tracking;    // "log" or "ring" (pre-copy)

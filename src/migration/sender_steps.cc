@@ -50,7 +50,16 @@ Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& rep
                               ? "same-host"
                               : "offset-corrected";
   report.setup_ms = NsToMs(answered_at - started_ns);
+  streams.receiver_abilities = accept.abilities;
   return OkStatus();
+}
+
+Result<bool> DrainToReceiver(SenderStreams& streams) {
+  if ((streams.receiver_abilities & kReceiverSyncs) == 0) return false;
+  RETURN_IF_ERROR(streams.writer.Write(state::SectionType::kSync, 0, {}));
+  RETURN_IF_ERROR_CTX(ReadReplySection(streams.reader, state::SectionType::kSynced),
+                      "waiting for the destination to catch up");
+  return true;
 }
 
 Status OpenDisks(DiskSender& disks, SenderStreams& streams) {

@@ -19,6 +19,7 @@ struct SenderStreams {
   state::SectionWriter writer{sink};
   state::SectionReader reader{source};
   int fd;
+  uint64_t receiver_abilities = 0;  // from its accept
   explicit SenderStreams(int fd) : sink(fd), source(fd), fd(fd) {}
 };
 
@@ -31,6 +32,12 @@ void Cork(SenderStreams& streams, bool on);
 // report's setup time and clock fields.
 Status OpenStream(MigratableVm& vm, SenderStreams& streams, MigrationReport& report,
                   int64_t started_ns);
+
+// Waits, with the guest still running, until the receiver has taken in
+// everything sent so far (a `sync` out, `synced` back), so that what sits in
+// socket buffers does not end up inside the downtime. Returns false, having
+// done nothing, for a receiver that does not answer `sync`.
+Result<bool> DrainToReceiver(SenderStreams& streams);
 
 // After the accept: the disk plan out, the receiver's resume answer back.
 Status OpenDisks(DiskSender& disks, SenderStreams& streams);

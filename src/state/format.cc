@@ -30,6 +30,8 @@ constexpr SectionKind kKinds[] = {
     {SectionType::kDiskPlan, "disk-plan", 1, kSmall},
     {SectionType::kDiskResume, "disk-resume", 1, kPageBatch},
     {SectionType::kDiskChunks, "disk-chunks", 1, kPageBatch},
+    {SectionType::kSync, "sync", 1, kSmall},
+    {SectionType::kSynced, "synced", 1, kSmall},
     {SectionType::kEnd, "end", 1, 0},
 };
 

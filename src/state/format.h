@@ -39,6 +39,8 @@ enum class SectionType : uint32_t {
   kDiskPlan = 32,    // sender -> receiver: each disk, shared or copied
   kDiskResume = 33,  // receiver -> sender: what of each copied disk it already holds
   kDiskChunks = 34,  // sender -> receiver: a batch of disk chunks, instance = disk
+  kSync = 35,        // sender -> receiver: answer once everything before this is loaded
+  kSynced = 36,      // receiver -> sender: it is
   kEnd = 0xffff,     // last section: the stream is complete
 };
 

@@ -5,7 +5,11 @@ set -euo pipefail
 out=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions,guest_fixup,lvm}
+mkdir -p "$out"/{qcow2,qcow2_check,vmdk,vhd,vhdx,vhdx_format,probe,checkpoint,tar,vm_descriptions,guest_fixup,lvm,migration_stream}
+
+# Migration streams, written by ferry's own writers (the seed tool sits in the
+# fuzz build, beside OUTDIR).
+"$(dirname "$out")/migration_stream_seed" "$out/migration_stream"
 
 # A 1 MiB disk with data at the start, in the middle and at the end, and a
 # compressible stretch.

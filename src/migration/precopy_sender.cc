@@ -121,7 +121,6 @@ class PrecopySession {
   PrecopySession(MigratableVm& vm, int fd, const PrecopyOptions& options, MigrationReport& report)
       : vm_(vm),
         streams_(fd),
-        options_(options),
         report_(report),
         pages_(vm.memory(), streams_, options, report),
         disks_(vm.disks(), options.copy_storage, streams_.writer,
@@ -282,7 +281,6 @@ class PrecopySession {
 
   MigratableVm& vm_;
   SenderStreams streams_;
-  const PrecopyOptions& options_;
   MigrationReport& report_;
   PageSender pages_;
   DiskSender disks_;

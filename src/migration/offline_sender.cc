@@ -11,7 +11,7 @@ namespace ferry::migration {
 namespace {
 
 constexpr size_t kPagesPerBatch = 1024;  // 4 MiB sections
-constexpr int kReplyTimeoutMs = 60'000;
+constexpr int kPeerTimeoutMs = 60'000;
 
 Status SendAllMemory(const GuestMemory& memory, SenderStreams& streams, uint64_t bandwidth,
                      MigrationReport& report) {
@@ -69,7 +69,7 @@ Result<MigrationReport> SendOffline(MigratableVm& vm, int fd, const std::string&
   *committed = false;
   MigrationReport report;
   report.destination = destination;
-  SetReplyTimeout(fd, kReplyTimeoutMs);
+  SetPeerTimeout(fd, kPeerTimeoutMs);
   SenderStreams streams(fd);
   int64_t paused_ns = 0;
   bool paused = false;

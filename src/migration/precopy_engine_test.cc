@@ -9,10 +9,12 @@
 
 #include <csignal>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
 
+#include "migration/handshake.h"
 #include "migration/plain_vm_test_util.h"
 #include "migration/precopy_sender.h"
 #include "migration/tcp.h"
@@ -130,6 +132,47 @@ TEST(PrecopyEngine, ADestinationThatGoesAwayLeavesTheSourceRunning) {
   EXPECT_FALSE(committed);
   EXPECT_FALSE((*vm)->paused());      // the guest goes on at the source
   EXPECT_FALSE(receiver.state.ok());  // and nothing was started at the destination
+}
+
+TEST(PrecopyEngine, ADestinationThatStopsTakingDataTimesOutAndTheSourceGoesOn) {
+  Result<std::unique_ptr<PlainVm>> vm = PlainVm::Create(256 << 20, 0);
+  ASSERT_TRUE(vm.ok()) << vm.error().message();
+  (*vm)->StartWriter(20);
+  Link link = LoopbackLink();
+  // A frozen destination: it accepts the machine, reads a little, then
+  // neither reads nor closes (a stopped process, a host that hung).
+  std::atomic<bool> done{false};
+  std::thread destination([&] {
+    state::FdSource source(link.destination.get());
+    state::FdSink sink(link.destination.get());
+    state::SectionReader reader(source);
+    state::SectionWriter writer(sink);
+    if (!reader.ReadFileHeader().ok() || !reader.Next().ok()) return;
+    if (!SendAccept(writer, MonotonicNs()).ok()) return;
+    char buffer[1 << 16];
+    uint64_t got = 0;
+    while (got < (8 << 20)) {
+      ssize_t n = ::read(link.destination.get(), buffer, sizeof buffer);
+      if (n <= 0) break;
+      got += static_cast<uint64_t>(n);
+    }
+    while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  PrecopyOptions options = Options();
+  options.peer_timeout_ms = 1000;
+  bool committed = true;
+  int64_t start = MonotonicNs();
+  Result<MigrationReport> report =
+      SendPrecopy(**vm, link.source.get(), "test", start, options, &committed);
+  double seconds = (MonotonicNs() - start) / 1e9;
+  done.store(true);
+  destination.join();
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().message().find("write timed out"), std::string::npos)
+      << report.error().message();
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_FALSE(committed);
+  EXPECT_FALSE((*vm)->paused());
 }
 
 }  // namespace

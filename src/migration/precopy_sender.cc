@@ -14,7 +14,6 @@ namespace ferry::migration {
 namespace {
 
 constexpr size_t kPagesPerBatch = 1024;  // 4 MiB sections
-constexpr int kReplyTimeoutMs = 60'000;
 constexpr int64_t kProgressEveryNs = 100'000'000;
 
 double MibPerSecond(uint64_t bytes, double ms) {
@@ -301,7 +300,7 @@ Result<MigrationReport> SendPrecopy(MigratableVm& vm, int fd, const std::string&
   report.mode = "precopy";
   report.destination = destination;
   report.downtime_target_ms = options.policy.downtime_ms;
-  SetReplyTimeout(fd, kReplyTimeoutMs);
+  SetPeerTimeout(fd, options.peer_timeout_ms);
   PrecopySession session(vm, fd, options, report);
   Status ready = session.RunUntilReady(started_ns);
   if (!ready.ok()) {

@@ -30,6 +30,9 @@ struct PrecopyOptions {
   uint64_t bandwidth = 0;     // bytes per second; 0: as fast as the link goes
   bool copy_storage = false;  // block migration: disks travel too (else shared storage)
   const std::atomic<bool>* cancel = nullptr;
+  // A destination that neither answers nor takes data for this long fails
+  // the migration (the guest goes on here).
+  int peer_timeout_ms = 60'000;
   std::function<void(const Progress&)> on_progress;  // called every ~100 ms
 };
 

@@ -26,9 +26,10 @@ class BufferSink final : public state::ByteSink {
 
 }  // namespace
 
-void SetReplyTimeout(int fd, int ms) {
+void SetPeerTimeout(int fd, int ms) {
   timeval tv{ms / 1000, (ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 void Cork(SenderStreams& streams, bool on) {

@@ -51,7 +51,9 @@ Status SendDevicesAndAwaitReady(MigratableVm& vm, SenderStreams& streams, Switch
 Status HandOver(SenderStreams& streams, MigrationReport& report, int64_t paused_ns,
                 int64_t started_ns, bool* committed);
 
-// Sets a receive timeout so a silent peer cannot hang the source forever.
-void SetReplyTimeout(int fd, int ms);
+// A peer that stops answering, or stops taking data without closing (a
+// frozen host, a cut link), must not hang the source: reads and writes that
+// make no progress for `ms` fail, and the guest goes on here.
+void SetPeerTimeout(int fd, int ms);
 
 }  // namespace ferry::migration

@@ -34,6 +34,10 @@ Status FdSink::WriteGather(std::span<const iovec> pieces) {
     ssize_t n = ::writev(fd_, &left[first], count);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {  // a socket's SO_SNDTIMEO ran out
+        return Error(ErrorCode::kUnavailable,
+                     "write timed out: the other end took no data (is it still there?)");
+      }
       return ErrnoError("write");
     }
     bytes_written_ += static_cast<uint64_t>(n);
@@ -48,6 +52,10 @@ Status FdSource::ReadExact(std::span<uint8_t> out) {
     ssize_t n = ::read(fd_, out.data() + done, out.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) {  // a socket's SO_RCVTIMEO ran out
+        return Error(ErrorCode::kUnavailable,
+                     "read timed out: the other end sent nothing (is it still there?)");
+      }
       return ErrnoError("read");
     }
     if (n == 0) {

@@ -54,6 +54,27 @@ struct Case {
   bool sequential;
 };
 
+// Which request-sized block of the disk the i-th request of a case goes to:
+// in order, or spread by a fixed xorshift sequence (the same in every run).
+class RequestPlacement {
+ public:
+  RequestPlacement(const Case& c, uint64_t span) : sequential_(c.sequential), span_(span) {}
+  uint64_t Next() {
+    uint64_t index = count_++ % span_;
+    if (sequential_) return index;
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return state_ % span_;
+  }
+
+ private:
+  bool sequential_;
+  uint64_t span_;
+  uint64_t count_ = 0;
+  uint64_t state_ = 0x9e3779b97f4a7c15ull;
+};
+
 struct BlkHeader {
   uint32_t type;
   uint32_t reserved;
@@ -93,17 +114,8 @@ class RingDriver {
     uint64_t requests = total / c.request_bytes;
     uint64_t span_requests = kDiskBytes / c.request_bytes;
     uint64_t submitted = 0, completed = 0;
-    uint64_t rng = 0x9e3779b97f4a7c15ull;
-    auto next_sector = [&]() -> uint64_t {
-      uint64_t index = submitted % span_requests;
-      if (!c.sequential) {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        index = rng % span_requests;
-      }
-      return index * c.request_bytes / 512;
-    };
+    RequestPlacement placement(c, span_requests);
+    auto next_sector = [&]() -> uint64_t { return placement.Next() * c.request_bytes / 512; };
     auto submit = [&](uint16_t slot) {
       BlkHeader header{c.type, 0, next_sector()};
       Fill(kHeaderArea + 64u * slot, &header, sizeof header);
@@ -232,18 +244,10 @@ Result<double> RunSyscalls(const std::string& path, GuestMemory& memory, const C
   if (fd < 0) return ErrnoError("opening " + path);
   uint8_t* buffer = *memory.Translate(kDataArea, c.request_bytes);
   uint64_t requests = total / c.request_bytes;
-  uint64_t span = kDiskBytes / c.request_bytes;
-  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  RequestPlacement placement(c, kDiskBytes / c.request_bytes);
   auto start = Clock::now();
   for (uint64_t i = 0; i < requests; ++i) {
-    uint64_t index = i % span;
-    if (!c.sequential) {
-      rng ^= rng << 13;
-      rng ^= rng >> 7;
-      rng ^= rng << 17;
-      index = rng % span;
-    }
-    off_t at = static_cast<off_t>(index * c.request_bytes);
+    off_t at = static_cast<off_t>(placement.Next() * c.request_bytes);
     ssize_t n = c.type == virtio_blk::kTypeIn ? ::pread(fd, buffer, c.request_bytes, at)
                                               : ::pwrite(fd, buffer, c.request_bytes, at);
     if (n != static_cast<ssize_t>(c.request_bytes)) {

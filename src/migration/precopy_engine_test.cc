@@ -60,16 +60,23 @@ void ExpectSameMemory(const GuestMemory& a, const GuestMemory& b) {
   }
 }
 
+// Migrates `vm` into a PlainReceiver over loopback and returns the report.
+Result<MigrationReport> Migrate(PlainVm& vm, PlainReceiver& receiver, bool* committed,
+                                const PrecopyOptions& options = Options()) {
+  Link link = LoopbackLink();
+  std::thread destination([&] { receiver.Run(link.destination.get()); });
+  Result<MigrationReport> report =
+      SendPrecopy(vm, link.source.get(), "test", MonotonicNs(), options, committed);
+  destination.join();
+  return report;
+}
+
 TEST(PrecopyEngine, AnIdleMachineArrivesByteForByteWithZeroPagesElided) {
   Result<std::unique_ptr<PlainVm>> vm = PlainVm::Create(64 << 20, 3);
   ASSERT_TRUE(vm.ok()) << vm.error().message();
-  Link link = LoopbackLink();
   PlainReceiver receiver;
-  std::thread destination([&] { receiver.Run(link.destination.get()); });
   bool committed = false;
-  Result<MigrationReport> report =
-      SendPrecopy(**vm, link.source.get(), "test", MonotonicNs(), Options(), &committed);
-  destination.join();
+  Result<MigrationReport> report = Migrate(**vm, receiver, &committed);
   ASSERT_TRUE(report.ok()) << report.error().message();
   ASSERT_TRUE(receiver.state.ok()) << receiver.state.error().message();
   ASSERT_TRUE(receiver.handover.ok()) << receiver.handover.error().message();
@@ -89,13 +96,9 @@ TEST(PrecopyEngine, PagesWrittenDuringTheCopyAreSentAgainAndArrive) {
   Result<std::unique_ptr<PlainVm>> vm = PlainVm::Create(128 << 20, 0);
   ASSERT_TRUE(vm.ok()) << vm.error().message();
   (*vm)->StartWriter(200);  // ~800 MiB/s of page writes: several rounds
-  Link link = LoopbackLink();
   PlainReceiver receiver;
-  std::thread destination([&] { receiver.Run(link.destination.get()); });
   bool committed = false;
-  Result<MigrationReport> report =
-      SendPrecopy(**vm, link.source.get(), "test", MonotonicNs(), Options(), &committed);
-  destination.join();
+  Result<MigrationReport> report = Migrate(**vm, receiver, &committed);
   ASSERT_TRUE(report.ok()) << report.error().message();
   ASSERT_TRUE(receiver.handover.ok()) << receiver.handover.error().message();
   ASSERT_TRUE(committed);

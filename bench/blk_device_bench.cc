@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "devices/virtio/block.h"
+#include "devices/virtio/test_driver.h"
 #include "devices/virtio/virtio_pci.h"
 #include "devices/virtio/virtio_spec.h"
 
@@ -38,13 +39,6 @@ constexpr uint64_t kUsedAddr = 0x104000;
 constexpr uint64_t kHeaderArea = 0x200000;  // 64 bytes per slot: header, then status
 constexpr uint64_t kDataArea = 0x1000000;   // one request-sized buffer per slot
 constexpr uint16_t kAvailNoInterrupt = 1;
-
-class NoInterrupts final : public InterruptSink {
- public:
-  Status RouteVector(uint16_t, uint64_t, uint32_t) override { return OkStatus(); }
-  void FireVector(uint16_t) override {}
-  void SetIntx(bool) override {}
-};
 
 struct Case {
   const char* name;
@@ -86,7 +80,7 @@ class RingDriver {
  public:
   RingDriver(GuestMemory& memory, T& transport) : memory_(memory), transport_(transport) {}
 
-  Status Initialize() {
+  void Initialize() {
     // A new device sees a new ring: nothing of an earlier case's indices.
     std::memset(*memory_.Translate(kDescAddr, kUsedAddr + 0x1000 - kDescAddr), 0,
                 kUsedAddr + 0x1000 - kDescAddr);
@@ -106,7 +100,6 @@ class RingDriver {
                      virtio::kStatusDriverOk);
     Put16(kAvailAddr, kAvailNoInterrupt);
     transport_.Resume();
-    return OkStatus();
   }
 
   // Runs one case over `total` bytes; returns bytes per second.
@@ -229,11 +222,11 @@ Result<double> RunDevice(const std::string& path, GuestMemory& memory, const Cas
                          uint64_t total) {
   ASSIGN_OR_RETURN(RawDisk disk, RawDisk::Open({path, false, ""}));
   VirtioBlock block(std::move(disk));
-  NoInterrupts irq;
+  testing::NoInterrupts irq;
   ASSIGN_OR_RETURN(std::unique_ptr<T> transport, T::Create(block, memory, irq, nullptr, 0, "blk"));
   transport->AssignBar(0, 0xc0000000);
   RingDriver driver(memory, *transport);
-  RETURN_IF_ERROR(driver.Initialize());
+  driver.Initialize();
   return driver.Run(c, total);
 }
 

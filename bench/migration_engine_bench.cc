@@ -8,8 +8,6 @@
 //
 // --spin keeps a third thread busy, as a guest's spinning vCPU does on a
 // 2-core host during a live migration.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,21 +27,8 @@
 namespace ferry::migration {
 namespace {
 
-struct Link {
-  Fd source;
-  Fd destination;
-};
-
-Result<Link> LoopbackLink() {
-  ASSIGN_OR_RETURN(Fd listener, ListenTcp({"127.0.0.1", "0"}));
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
-  ASSIGN_OR_RETURN(Fd source,
-                   ConnectTcp({"127.0.0.1", std::to_string(ntohs(address.sin_port))}, 2000));
-  ASSIGN_OR_RETURN(Fd destination, AcceptTcp(listener.get(), 2000));
-  return Link{std::move(source), std::move(destination)};
-}
+using testing::Link;
+using testing::LoopbackLink;
 
 // One TCP stream, 1 MiB writes from one thread, 1 MiB reads in another.
 Result<double> PlainTcpMibPerS(uint64_t bytes) {

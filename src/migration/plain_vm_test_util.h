@@ -5,6 +5,10 @@
 // linked into ferry itself.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -16,6 +20,7 @@
 #include "base/clock.h"
 #include "migration/migratable.h"
 #include "migration/offline_receiver.h"
+#include "migration/tcp.h"
 
 namespace ferry::migration::testing {
 
@@ -110,8 +115,7 @@ class PlainVm final : public MigratableVm {
     written_.emplace(memory_.ram_bytes() / kPage);
     return std::unique_ptr<DirtyTracker>(new Tracker(*this));
   }
-  void SetThrottle(int percent) override { throttle_ = percent; }
-  int throttle() const { return throttle_; }
+  void SetThrottle(int) override {}  // the writer keeps its pace
 
  private:
   class Tracker final : public DirtyTracker {
@@ -142,9 +146,25 @@ class PlainVm final : public MigratableVm {
   bool tracking_ = false;
   std::optional<DirtyBitmap> written_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> throttle_{0};
   std::thread writer_;
 };
+
+// Both ends of one loopback TCP connection, made as ferry makes them.
+struct Link {
+  Fd source;
+  Fd destination;
+};
+
+inline Result<Link> LoopbackLink() {
+  ASSIGN_OR_RETURN(Fd listener, ListenTcp({"127.0.0.1", "0"}));
+  sockaddr_in address{};
+  socklen_t length = sizeof address;
+  ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  ASSIGN_OR_RETURN(Fd source,
+                   ConnectTcp({"127.0.0.1", std::to_string(ntohs(address.sin_port))}, 2000));
+  ASSIGN_OR_RETURN(Fd destination, AcceptTcp(listener.get(), 2000));
+  return Link{std::move(source), std::move(destination)};
+}
 
 // `ferry receive` without a VM: pages go into memory of the announced size,
 // then ready, go and confirm, as the real receiver does.

@@ -2,9 +2,7 @@
 // thread keeps changing pages, over loopback TCP, into the offline receiver.
 // What arrives must equal what the source holds when it stopped, byte for
 // byte, and a destination that goes away must leave the source running.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <csignal>
@@ -25,23 +23,12 @@ namespace {
 using testing::PlainReceiver;
 using testing::PlainVm;
 
-struct Link {
-  Fd source;
-  Fd destination;
-};
+using testing::Link;
 
 Link LoopbackLink() {
-  Result<Fd> listener = ListenTcp({"127.0.0.1", "0"});
-  EXPECT_TRUE(listener.ok());
-  sockaddr_in address{};
-  socklen_t length = sizeof address;
-  ::getsockname(listener->get(), reinterpret_cast<sockaddr*>(&address), &length);
-  std::string port = std::to_string(ntohs(address.sin_port));
-  Result<Fd> source = ConnectTcp({"127.0.0.1", port}, 2000);
-  EXPECT_TRUE(source.ok());
-  Result<Fd> destination = AcceptTcp(listener->get(), 2000);
-  EXPECT_TRUE(destination.ok());
-  return {std::move(*source), std::move(*destination)};
+  Result<Link> link = testing::LoopbackLink();
+  EXPECT_TRUE(link.ok()) << link.error().message();
+  return std::move(*link);
 }
 
 PrecopyOptions Options() {

@@ -1,11 +1,13 @@
 """Helpers shared by the `ferry image` integration tests: running ferry and
 qemu-img, building test images, and poking bytes into qcow2 metadata."""
 
+import io
 import os
 import random
 import shutil
 import struct
 import subprocess
+import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +39,16 @@ def qemu_img(*args, check=True):
         raise AssertionError(f"qemu-img {' '.join(map(str, args))} exited "
                              f"{result.returncode}: {result.stderr}")
     return result
+
+
+def write_tar(path, members):
+    """Writes (name, bytes) members, in order, as a USTAR archive (an OVA's format)."""
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
 
 
 def have_qemu_img():

@@ -4,15 +4,13 @@ qemu-img compare), vm.json keeps memory, vCPUs and MAC addresses, and the
 report names what was left behind."""
 
 import hashlib
-import io
 import json
 import os
 import subprocess
-import tarfile
 
 import pytest
 
-from image_helpers import MiB, ferry_bin, have_qemu_img, qemu_img, write_pattern_raw
+from image_helpers import MiB, ferry_bin, have_qemu_img, qemu_img, write_pattern_raw, write_tar
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
               pytest.mark.sanitizer]
@@ -154,13 +152,9 @@ def make_ova(tmp_path, raw, algo="sha256", corrupt=None):
     if corrupt:
         mf = mf.replace(hashlib.new(algo, files[corrupt]).hexdigest(), "0" * len(
             hashlib.new(algo, b"").hexdigest()))
-    ova = tmp_path / "appliance.ova"
-    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
-        for name, data in [("appliance.ovf", ovf), ("appliance.mf", mf.encode()),
-                           (disk.name, files[disk.name])]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
+    ova = write_tar(tmp_path / "appliance.ova", [("appliance.ovf", ovf),
+                                                  ("appliance.mf", mf.encode()),
+                                                  (disk.name, files[disk.name])])
     disk.unlink()
     return ova
 
@@ -201,11 +195,7 @@ def test_ova_truncated_refused(tmp_path, disks):
 
 
 def test_ova_path_escape_refused(tmp_path):
-    ova = tmp_path / "evil.ova"
-    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
-        info = tarfile.TarInfo("../evil.ovf")
-        info.size = 4
-        t.addfile(info, io.BytesIO(b"evil"))
+    ova = write_tar(tmp_path / "evil.ova", [("../evil.ovf", b"evil")])
     r = ferry_import(ova, "--out", tmp_path / "vm", check=False)
     assert r.returncode == 1 and "not a plain file name" in r.stderr
 
@@ -282,13 +272,7 @@ def test_existing_output_refused(tmp_path, disks):
 
 def make_package(tmp_path, disk_name, disk_bytes):
     ovf = ovf_text(disk_name, 1 << 20).encode()
-    ova = tmp_path / "hostile.ova"
-    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
-        for name, data in [("appliance.ovf", ovf), (disk_name, disk_bytes)]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return ova
+    return write_tar(tmp_path / "hostile.ova", [("appliance.ovf", ovf), (disk_name, disk_bytes)])
 
 
 def test_ova_disk_naming_host_files_refused(tmp_path):

@@ -6,12 +6,10 @@ truncated gzip stream and a compression bomb are refused with one line."""
 
 import gzip
 import hashlib
-import io
-import tarfile
 
 import pytest
 
-from image_helpers import MiB, have_qemu_img, qemu_img, write_pattern_raw
+from image_helpers import MiB, have_qemu_img, qemu_img, write_pattern_raw, write_tar
 from test_import import ferry_import, ovf_text
 
 pytestmark = [pytest.mark.skipif(not have_qemu_img(), reason="qemu-img (qemu-utils) missing"),
@@ -59,13 +57,7 @@ def make(tmp_path, raw, gzip_it, chunk, tamper=None, as_ova=True, tamper_before_
         for name, data in members:
             (d / name).write_bytes(data)
         return d / "appliance.ovf"
-    ova = tmp_path / "appliance.ova"
-    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    return ova
+    return write_tar(tmp_path / "appliance.ova", members)
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +110,7 @@ def test_compression_bomb_is_refused(tmp_path):
     bomb = gzip.compress(bytes(2 << 30), compresslevel=9)  # 2 GiB of zeros, ~2 MiB
     assert len(bomb) * 100 + (1 << 30) < (2 << 30)
     ovf = packed_ovf(DISK, 1 << 20, True, 0).encode()
-    ova = tmp_path / "bomb.ova"
-    with tarfile.open(ova, "w", format=tarfile.USTAR_FORMAT) as t:
-        for name, data in [("appliance.ovf", ovf), (DISK, bomb)]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
+    ova = write_tar(tmp_path / "bomb.ova", [("appliance.ovf", ovf), (DISK, bomb)])
     r = ferry_import(ova, "--out", tmp_path / "vm", check=False)
     one_line(r, "compression bomb")
     assert not (tmp_path / "vm").exists()

@@ -27,19 +27,13 @@ namespace ferry {
 namespace {
 
 using testing::Buffer;
+using testing::NoInterrupts;
 using testing::TestDriver;
 using T = VirtioPciTransport;
 using namespace virtio_net;
 
 constexpr uint16_t kEtherType = 0x88b5;  // IEEE local experimental: no stack answers it
 const MacAddress kMac = {0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc};
-
-class NoInterrupts final : public InterruptSink {
- public:
-  Status RouteVector(uint16_t, uint64_t, uint32_t) override { return OkStatus(); }
-  void FireVector(uint16_t) override {}
-  void SetIntx(bool) override {}
-};
 
 std::vector<uint8_t> Frame(size_t payload, uint8_t seed) {
   std::vector<uint8_t> f(14 + payload);

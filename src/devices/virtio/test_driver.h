@@ -1,17 +1,26 @@
-// A tiny virtio driver for unit tests: lays out a split ring in a
-// GuestMemory, builds descriptor chains (direct and indirect), publishes them
-// and reads the used ring back. Test-only; never linked into ferry itself.
+// A tiny virtio driver for unit tests and benchmarks: lays out a split ring
+// in a GuestMemory, builds descriptor chains (direct and indirect), publishes
+// them and reads the used ring back. Test-only; never linked into ferry itself.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "devices/interrupts.h"
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/virtqueue.h"
 #include "machine/guest_memory.h"
 
 namespace ferry::testing {
+
+// Interrupts nowhere: for drivers that poll.
+class NoInterrupts final : public InterruptSink {
+ public:
+  Status RouteVector(uint16_t, uint64_t, uint32_t) override { return OkStatus(); }
+  void FireVector(uint16_t) override {}
+  void SetIntx(bool) override {}
+};
 
 struct Buffer {
   uint32_t len;

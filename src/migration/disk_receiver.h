@@ -46,6 +46,8 @@ class DiskReceiver {
   };
   Result<state::DiskResumeEntry> OpenTarget(size_t index, const state::DiskPlanEntry& disk);
   Status Apply(Target& target, const state::DiskPlanEntry& disk, const ReceivedChunks& got);
+  static void StartWriteback(Target& target, const state::DiskPlanEntry& disk,
+                             const std::vector<uint64_t>& chunks);
 
   std::vector<std::string> targets_;
   std::vector<state::DiskPlanEntry> plan_;

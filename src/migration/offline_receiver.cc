@@ -50,7 +50,11 @@ Result<state::MachineState> OfflineReceiver::Receive(const AdmitFn& admit, DiskR
     RETURN_IF_ERROR(reader_.Finish());
     if (type == state::SectionType::kEnd) break;
     if (type == state::SectionType::kSync) {
-      // Every page before this one is in guest memory: the sender may pause now.
+      // Every page before this one is in guest memory: the sender may pause
+      // now. The disk copies are made durable first, while the guest still
+      // runs at the source, so that the flush at the handover (inside the
+      // downtime) covers only the chunks sent after this.
+      RETURN_IF_ERROR(disks.SaveProgress());
       RETURN_IF_ERROR(writer_.Write(state::SectionType::kSynced, 0, {}));
       continue;
     }

@@ -15,7 +15,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "base/clock.h"
 #include "migration/migratable.h"
@@ -167,15 +169,17 @@ inline Result<Link> LoopbackLink() {
 }
 
 // `ferry receive` without a VM: pages go into memory of the announced size,
-// then ready, go and confirm, as the real receiver does.
+// disks (block migration) into `disk_targets`, then ready, go and confirm, as
+// the real receiver does.
 struct PlainReceiver {
+  std::vector<std::string> disk_targets;
   std::optional<GuestMemory> memory;
   Result<state::MachineState> state = Error(ErrorCode::kInternal, "nothing received");
   Status handover = OkStatus();
 
   void Run(int fd) {
     OfflineReceiver receiver(fd);
-    DiskReceiver disks({});
+    DiskReceiver disks(disk_targets);
     state = receiver.Receive(
         [this](const state::MachineConfig& config) -> Result<GuestMemory*> {
           ASSIGN_OR_RETURN(GuestMemory created, GuestMemory::Create(config.memory_bytes));
@@ -183,8 +187,12 @@ struct PlainReceiver {
           return &*memory;
         },
         disks);
-    if (!state.ok()) return;
+    if (!state.ok()) {
+      (void)disks.SaveProgress();
+      return;
+    }
     handover = receiver.ReadyAndAwaitGo();
+    if (handover.ok()) handover = disks.Complete();
     if (handover.ok()) handover = receiver.ConfirmRunning(MonotonicNs());
   }
 };

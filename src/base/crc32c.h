@@ -1,5 +1,5 @@
 // CRC32C (Castagnoli), the checksum of every state section. Uses the SSE4.2
-// crc32 instruction when the CPU has it.
+// crc32 instruction, three streams at a time, when the CPU has it.
 #pragma once
 
 #include <cstddef>

@@ -86,6 +86,19 @@ class BlockMigrationEngine : public ::testing::Test {
     return options;
   }
 
+  // One migration from `vm` over the connection whose ends are given, into
+  // `receiver` with the target image.
+  Result<MigrationReport> Migrate(DiskWritingVm& vm, int source_fd, int destination_fd,
+                                  PlainReceiver& receiver, bool* committed,
+                                  const PrecopyOptions& options = Options()) {
+    receiver.disk_targets = {target_};
+    std::thread destination([&] { receiver.Run(destination_fd); });
+    Result<MigrationReport> report =
+        migration::SendPrecopy(vm, source_fd, "test", MonotonicNs(), options, committed);
+    destination.join();
+    return report;
+  }
+
   std::string dir_, source_, target_;
 };
 
@@ -101,12 +114,9 @@ TEST_F(BlockMigrationEngine, TheTargetEqualsTheSourceAfterWritesDuringTheCopy) {
   vm->StartWriter(1ull << 30, kDiskBytes / 4, 24ull << 20);
   Link link = LoopbackLink();
   PlainReceiver receiver;
-  receiver.disk_targets = {target_};
-  std::thread destination([&] { receiver.Run(link.destination.get()); });
   bool committed = false;
   Result<MigrationReport> report =
-      migration::SendPrecopy(*vm, link.source.get(), "test", MonotonicNs(), Options(), &committed);
-  destination.join();
+      Migrate(*vm, link.source.get(), link.destination.get(), receiver, &committed);
   vm->StopWriter();
   ASSERT_TRUE(report.ok()) << report.error().message();
   ASSERT_TRUE(receiver.handover.ok()) << receiver.handover.error().message();
@@ -129,7 +139,8 @@ void CutAfter(int source, int destination, uint64_t budget) {
   std::vector<char> buffer(1 << 16);
   uint64_t forwarded = 0;
   pollfd fds[2] = {{source, POLLIN, 0}, {destination, POLLIN, 0}};
-  while (forwarded<budget&& ::poll(fds, 2, 5000)> 0) {
+  while (forwarded < budget) {
+    if (::poll(fds, 2, 5000) <= 0) break;
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       size_t want = i == 0 ? std::min<uint64_t>(buffer.size(), budget - forwarded) : buffer.size();
@@ -151,18 +162,15 @@ TEST_F(BlockMigrationEngine, ASecondMigrationResumesACopyCutOffHalfWay) {
     // The first attempt: the link drops after 20 MiB, in the middle of the disk.
     Link to_cut = LoopbackLink();
     Link from_cut = LoopbackLink();
-    PlainReceiver receiver;
-    receiver.disk_targets = {target_};
-    std::thread destination([&] { receiver.Run(from_cut.destination.get()); });
     std::thread cut(
         [&] { CutAfter(to_cut.destination.get(), from_cut.source.get(), 20ull << 20); });
+    PlainReceiver receiver;
     bool committed = true;
     PrecopyOptions options = Options();
     options.bandwidth = 0;
-    Result<MigrationReport> first = migration::SendPrecopy(*vm, to_cut.source.get(), "test",
-                                                           MonotonicNs(), options, &committed);
+    Result<MigrationReport> first = Migrate(*vm, to_cut.source.get(), from_cut.destination.get(),
+                                            receiver, &committed, options);
     cut.join();
-    destination.join();
     ASSERT_FALSE(first.ok()) << "the cut link must fail the first attempt";
     EXPECT_FALSE(committed);
     EXPECT_FALSE(receiver.state.ok());
@@ -173,12 +181,9 @@ TEST_F(BlockMigrationEngine, ASecondMigrationResumesACopyCutOffHalfWay) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Link link = LoopbackLink();
   PlainReceiver receiver;
-  receiver.disk_targets = {target_};
-  std::thread destination([&] { receiver.Run(link.destination.get()); });
   bool committed = false;
   Result<MigrationReport> second =
-      migration::SendPrecopy(*vm, link.source.get(), "test", MonotonicNs(), Options(), &committed);
-  destination.join();
+      Migrate(*vm, link.source.get(), link.destination.get(), receiver, &committed);
   vm->StopWriter();
   ASSERT_TRUE(second.ok()) << second.error().message();
   ASSERT_TRUE(receiver.handover.ok()) << receiver.handover.error().message();

@@ -25,7 +25,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,10 +64,15 @@ Status MakeSource(const std::string& path, const Config& config) {
     return ErrnoError("sizing " + path);
   }
   std::vector<uint64_t> block((4 << 20) / 8);
-  std::mt19937_64 random(11);
+  uint64_t state = 11;  // xorshift64: random enough that nothing compresses or reads as zero
   for (uint64_t at = (config.disk_mib - config.data_mib) << 20; at < config.disk_mib << 20;
        at += 4 << 20) {
-    for (uint64_t& word : block) word = random();
+    for (uint64_t& word : block) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      word = state;
+    }
     if (::pwrite(fd.get(), block.data(), 4 << 20, static_cast<off_t>(at)) != 4 << 20) {
       return ErrnoError("filling " + path);
     }

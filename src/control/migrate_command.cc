@@ -12,6 +12,7 @@
 #include "control/commands.h"
 #include "control/options.h"
 #include "control/unix_socket.h"
+#include "migration/report.h"
 
 namespace ferry {
 namespace {
@@ -68,52 +69,25 @@ Result<Json> BuildRequest(const ParsedOptions& options) {
   return request;
 }
 
-void DrawProgress(const Json& event) {
-  double rate = event.Get("mib_per_s")->as_double();
-  double left_mib = static_cast<double>(event.Get("pages_left")->as_int()) * 4096 / (1 << 20);
-  double eta = rate > 0 ? left_mib / rate : 0;
-  double sent = static_cast<double>(event.Get("bytes_sent")->as_int()) / (1 << 20);
+// One progress line, redrawn in place. With --copy-storage it also says how
+// much of the disks is left (the bulk copy's rest and the writes since).
+void DrawProgress(const Json& event, bool copy_storage) {
+  auto number = [&](const char* key) {
+    const Json* v = event.Get(key);
+    return v && v->is_number() ? v->as_double() : 0.0;
+  };
+  double rate = number("mib_per_s");
+  double left_mib = number("pages_left") * 4096 / (1 << 20);
+  double disk_mib = copy_storage ? number("disk_bytes_left") / (1 << 20) : 0;
+  double eta = rate > 0 ? (left_mib + disk_mib) / rate : 0;
+  char disk[48] = "";
+  if (copy_storage) std::snprintf(disk, sizeof disk, "  disks left %8.1f MiB", disk_mib);
   std::printf(
-      "\r\033[Kround %lld  sent %8.1f MiB  %8.1f MiB/s  left in round %7.1f MiB  ETA %5.1f s"
-      "  throttle %lld%%",
-      static_cast<long long>(event.Get("round")->as_int()), sent, rate, left_mib, eta,
-      static_cast<long long>(event.Get("throttle_pct")->as_int()));
+      "\r\033[Kround %.0f  sent %8.1f MiB  %8.1f MiB/s  left in round %7.1f MiB%s  ETA %5.1f s"
+      "  throttle %.0f%%",
+      number("round"), number("bytes_sent") / (1 << 20), rate, left_mib, disk, eta,
+      number("throttle_pct"));
   std::fflush(stdout);
-}
-
-void PrintReport(const Json& r) {
-  auto number = [&](const char* key) { return r.Get(key)->as_double(); };
-  std::printf("migrated (%s) to %s\n", r.Get("mode")->as_string().c_str(),
-              r.Get("destination")->as_string().c_str());
-  std::printf("  total      %9.1f ms\n", number("total_ms"));
-  std::printf("  setup      %9.1f ms\n", number("setup_ms"));
-  std::printf("  downtime   %9.1f ms (%s clocks)\n", number("downtime_ms"),
-              r.Get("downtime_clock")->as_string().c_str());
-  std::printf("  sent       %9.1f MiB\n", number("bytes_sent") / (1 << 20));
-  std::printf("  pages      %lld normal, %lld zero\n",
-              static_cast<long long>(r.Get("pages_normal")->as_int()),
-              static_cast<long long>(r.Get("pages_zero")->as_int()));
-  const Json::Array& rounds = r.Get("rounds")->as_array();
-  if (rounds.empty()) return;
-  std::printf("  rounds     %zu, %s: %s\n", rounds.size(),
-              r.Get("converged")->as_bool() ? "converged" : "did not converge",
-              r.Get("reason")->as_string().c_str());
-  std::printf("  throttle   %lld%%\n", static_cast<long long>(r.Get("throttle_pct")->as_int()));
-  if (const Json* tracking = r.Get("dirty_tracking"); tracking && tracking->is_string()) {
-    std::printf("  tracking   dirty %s, %lld ring-full exits\n", tracking->as_string().c_str(),
-                static_cast<long long>(r.Get("ring_full_exits")->as_int()));
-  }
-  for (size_t i = 0; i < rounds.size(); ++i) {
-    const Json& round = rounds[i];
-    const Json* collect = round.Get("collect_ms");
-    std::printf(
-        "    %2zu %s %8lld pages sent %8lld dirtied %9.1f ms %9.1f MiB/s  collect %6.2f ms\n",
-        i + 1, i + 1 == rounds.size() ? "(paused)" : "        ",
-        static_cast<long long>(round.Get("pages_sent")->as_int()),
-        static_cast<long long>(round.Get("pages_dirtied")->as_int()),
-        round.Get("duration_ms")->as_double(), round.Get("mib_per_s")->as_double(),
-        collect ? collect->as_double() : 0.0);
-  }
 }
 
 // Asks the VMM to cancel; the migrate request then fails and the VM goes on.
@@ -128,7 +102,8 @@ Status SendCancel(const std::string& api) {
 }
 
 // Sends the request and reads event lines until the reply; SIGINT cancels.
-Result<Json> RunMigration(const std::string& api, const Json& request, bool draw_progress) {
+Result<Json> RunMigration(const std::string& api, const Json& request, bool draw_progress,
+                          bool copy_storage) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -159,7 +134,7 @@ Result<Json> RunMigration(const std::string& api, const Json& request, bool draw
         return message;
       }
       if (draw_progress) {
-        DrawProgress(message);
+        DrawProgress(message, copy_storage);
         drew = true;
       }
       ASSIGN_OR_RETURN(line, reader.ReadAvailable());
@@ -188,7 +163,8 @@ int MigrateCommand(std::span<char* const> args) {
   Result<Json> request = BuildRequest(*options);
   if (!request.ok()) return Fail(request.error().message());
   bool draw = options->Has("progress") && ::isatty(STDOUT_FILENO) && !options->Has("json");
-  Result<Json> reply = RunMigration(options->Get("api"), *request, draw);
+  Result<Json> reply =
+      RunMigration(options->Get("api"), *request, draw, options->Has("copy-storage"));
   if (!reply.ok()) return Fail(reply.error().message());
   const Json* ok = reply->Get("ok");
   if (ok == nullptr || !ok->is_bool() || !ok->as_bool()) {
@@ -198,7 +174,7 @@ int MigrateCommand(std::span<char* const> args) {
   if (options->Has("json")) {
     std::puts(reply->Dump().c_str());
   } else {
-    PrintReport(*reply);
+    std::fputs(migration::MigrationReport::FromJson(*reply).ToText().c_str(), stdout);
   }
   return 0;
 }

@@ -132,6 +132,7 @@ Json ProgressEvent(const migration::Progress& p) {
   event.Set("round", p.round);
   event.Set("bytes_sent", p.bytes_sent);
   event.Set("pages_left", p.pages_left);
+  event.Set("disk_bytes_left", p.disk_bytes_left);
   event.Set("mib_per_s", p.mib_per_s);
   event.Set("throttle_pct", p.throttle_pct);
   return event;

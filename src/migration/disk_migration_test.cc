@@ -120,6 +120,7 @@ TEST_F(DiskMigrationTest, CopiesWhileTheGuestWritesAndEndsIdentical) {
   });
   DiskReceiver receiver({target_});
   ASSERT_TRUE(Negotiate(sender, receiver).ok());
+  EXPECT_EQ(sender.BytesLeft(), kDiskBytes) << "a new target needs every chunk";
 
   std::atomic<bool> stop{false};
   std::thread guest([&] {
@@ -135,6 +136,7 @@ TEST_F(DiskMigrationTest, CopiesWhileTheGuestWritesAndEndsIdentical) {
   guest.join();
   // The guest is "paused": the last writes go now.
   ASSERT_TRUE(sender.DirtyPass(true).ok());
+  EXPECT_EQ(sender.BytesLeft(), 0u);
   ASSERT_TRUE(writer.WriteEnd().ok());
   Status delivered = Deliver(wire, receiver);
   ASSERT_TRUE(delivered.ok()) << delivered.error().message();

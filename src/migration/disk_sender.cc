@@ -122,6 +122,9 @@ Status DiskSender::ApplyResume(const std::vector<state::DiskResumeEntry>& answer
       resumed += static_cast<uint64_t>(__builtin_popcountll(have));
     }
     if (log.chunks() % 64 != 0) d.todo.back() &= (uint64_t{1} << (log.chunks() % 64)) - 1;
+    uint64_t todo = 0;
+    for (uint64_t w : d.todo) todo += static_cast<uint64_t>(__builtin_popcountll(w));
+    bulk_bytes_left_ += std::min(todo * log.chunk_bytes(), log.disk_bytes());
     reports_[i].chunks_resumed = resumed;
     reports_[i].resumed = resumed > 0;
   }
@@ -180,8 +183,11 @@ Status DiskSender::BulkPass() {
     int64_t start = MonotonicNs();
     Disk& d = disks_[i];
     RETURN_IF_ERROR(ForEachRun(
-        d.todo, d.session->log.chunks(), kRunChunks,
-        [&](uint64_t first, uint64_t count) { return SendRun(i, first, count, d.target_zeroed); }));
+        d.todo, d.session->log.chunks(), kRunChunks, [&](uint64_t first, uint64_t count) {
+          // Counted before the run goes, so that the report after its batch is current.
+          bulk_bytes_left_ -= std::min(bulk_bytes_left_, count * d.session->log.chunk_bytes());
+          return SendRun(i, first, count, d.target_zeroed);
+        }));
     reports_[i].bulk_ms = NsToMs(MonotonicNs() - start);
   }
   return OkStatus();

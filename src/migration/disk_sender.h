@@ -47,6 +47,9 @@ class DiskSender {
   Result<uint64_t> DirtyPass(bool paused);
   // Bytes written since the last pass (what a switchover now would still send).
   uint64_t PendingBytes() const;
+  // What is still to go: the rest of the bulk pass and the writes since the
+  // last pass (for progress reports).
+  uint64_t BytesLeft() const { return bulk_bytes_left_ + PendingBytes(); }
 
   std::vector<DiskReport> reports() const { return reports_; }
 
@@ -67,6 +70,7 @@ class DiskSender {
   AfterBatch after_batch_;
   std::vector<DiskReport> reports_;
   std::vector<uint8_t> buffer_;
+  uint64_t bulk_bytes_left_ = 0;
 };
 
 }  // namespace ferry::migration

@@ -1,6 +1,7 @@
 #include "migration/precopy_sender.h"
 
 #include <cstring>
+#include <functional>
 #include <memory>
 
 #include "base/clock.h"
@@ -37,6 +38,10 @@ class PageSender {
   }
 
   void set_live(bool live) { batch_.set_live(live); }
+  // Where progress reports learn how much of the disks is still to go.
+  void set_disk_bytes_left(std::function<uint64_t()> disk_bytes_left) {
+    disk_bytes_left_ = std::move(disk_bytes_left);
+  }
   void set_round(int round, uint64_t pages) {
     round_ = round;
     pages_left_ = pages;
@@ -91,6 +96,7 @@ class PageSender {
     p.round = round_;
     p.bytes_sent = bytes;
     p.pages_left = pages_left_;
+    if (disk_bytes_left_) p.disk_bytes_left = disk_bytes_left_();
     if (last_progress_ns_ != 0) {
       p.mib_per_s = static_cast<double>(bytes - last_bytes_) / (1 << 20) /
                     (static_cast<double>(now - last_progress_ns_) / 1e9);
@@ -113,6 +119,7 @@ class PageSender {
   uint64_t pages_left_ = 0;
   int64_t last_progress_ns_ = 0;
   uint64_t last_bytes_ = 0;
+  std::function<uint64_t()> disk_bytes_left_;
 };
 
 class PrecopySession {
@@ -124,7 +131,9 @@ class PrecopySession {
         pages_(vm.memory(), streams_, options, report),
         disks_(vm.disks(), options.copy_storage, streams_.writer,
                [this] { return pages_.Account(); }),
-        policy_(options.policy) {}
+        policy_(options.policy) {
+    if (disks_.copying()) pages_.set_disk_bytes_left([this] { return disks_.BytesLeft(); });
+  }
 
   // Everything up to `ready`. Any failure here leaves the VM to the source.
   Status RunUntilReady(int64_t started_ns) {

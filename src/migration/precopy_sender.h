@@ -20,7 +20,8 @@ namespace ferry::migration {
 struct Progress {
   int round = 0;
   uint64_t bytes_sent = 0;
-  uint64_t pages_left = 0;  // in this round
+  uint64_t pages_left = 0;       // in this round
+  uint64_t disk_bytes_left = 0;  // block migration: the bulk copy's rest and the writes since
   double mib_per_s = 0;
   int throttle_pct = 0;
 };

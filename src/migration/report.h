@@ -71,6 +71,11 @@ struct MigrationReport {
   uint64_t ring_full_exits = 0;  // vCPU exits on a full dirty ring during the migration
 
   Json ToJson() const;
+  // The inverse of ToJson, for the CLI that gets the report from the VMM as
+  // JSON. Lenient: what is missing or of the wrong type (a VMM of another
+  // version) keeps its default.
+  static MigrationReport FromJson(const Json& json);
+  // The human form (`ferry migrate` without --json).
   std::string ToText() const;
 };
 

@@ -115,8 +115,13 @@ TEST_F(BlockMigrationEngine, TheTargetEqualsTheSourceAfterWritesDuringTheCopy) {
   Link link = LoopbackLink();
   PlainReceiver receiver;
   bool committed = false;
+  PrecopyOptions options = Options();
+  std::vector<uint64_t> disk_left;  // what each progress report said of the disk
+  options.on_progress = [&](const migration::Progress& p) {
+    disk_left.push_back(p.disk_bytes_left);
+  };
   Result<MigrationReport> report =
-      Migrate(*vm, link.source.get(), link.destination.get(), receiver, &committed);
+      Migrate(*vm, link.source.get(), link.destination.get(), receiver, &committed, options);
   vm->StopWriter();
   ASSERT_TRUE(report.ok()) << report.error().message();
   ASSERT_TRUE(receiver.handover.ok()) << receiver.handover.error().message();
@@ -131,6 +136,11 @@ TEST_F(BlockMigrationEngine, TheTargetEqualsTheSourceAfterWritesDuringTheCopy) {
   EXPECT_GT(disk.chunks_zero, 0u) << "the hole is elided";
   EXPECT_NE(::access(migration::PartialCopyPath(target_).c_str(), F_OK), 0)
       << "a complete copy leaves no partial-copy record";
+  // At 32 MiB/s the copy takes about a second: progress came, and it counted the disk down.
+  ASSERT_GE(disk_left.size(), 3u);
+  EXPECT_GT(disk_left.front(), kDiskBytes / 4);
+  EXPECT_LE(disk_left.front(), kDiskBytes);
+  EXPECT_LT(disk_left.back(), disk_left.front());
 }
 
 // Forwards the source's bytes to the destination until `budget` have passed,

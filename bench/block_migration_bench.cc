@@ -110,7 +110,7 @@ Result<Run> OneRun(const Config& config) {
   std::thread destination([&] { receiver.Run(link.destination.get()); });
   migration::PrecopyOptions options;
   options.copy_storage = true;  // the policy's defaults, as `ferry migrate` has them
-  vm->StartWriter(~0ull, config.write_mib << 20, config.write_rate_mib << 20);
+  vm->StartWriter(config.write_mib << 20, config.write_rate_mib << 20);
   bool committed = false;
   Result<MigrationReport> report =
       migration::SendPrecopy(*vm, link.source.get(), "bench", MonotonicNs(), options, &committed);

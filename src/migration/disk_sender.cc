@@ -15,6 +15,13 @@ namespace {
 
 constexpr uint64_t kRunChunks = 64;  // at most 4 MiB a section with 64 KiB chunks
 
+// How many chunks a bitmap (one bit a chunk) names.
+uint64_t CountChunks(const std::vector<uint64_t>& bitmap) {
+  uint64_t n = 0;
+  for (uint64_t w : bitmap) n += static_cast<uint64_t>(__builtin_popcountll(w));
+  return n;
+}
+
 std::array<uint8_t, 16> NewSessionId() {
   std::array<uint8_t, 16> id{};
   size_t got = 0;
@@ -122,9 +129,7 @@ Status DiskSender::ApplyResume(const std::vector<state::DiskResumeEntry>& answer
       resumed += static_cast<uint64_t>(__builtin_popcountll(have));
     }
     if (log.chunks() % 64 != 0) d.todo.back() &= (uint64_t{1} << (log.chunks() % 64)) - 1;
-    uint64_t todo = 0;
-    for (uint64_t w : d.todo) todo += static_cast<uint64_t>(__builtin_popcountll(w));
-    bulk_bytes_left_ += std::min(todo * log.chunk_bytes(), log.disk_bytes());
+    bulk_bytes_left_ += std::min(CountChunks(d.todo) * log.chunk_bytes(), log.disk_bytes());
     reports_[i].chunks_resumed = resumed;
     reports_[i].resumed = resumed > 0;
   }
@@ -198,8 +203,7 @@ Result<uint64_t> DiskSender::DirtyPass(bool paused) {
   uint64_t sent = 0;
   for (size_t i = 0; i < disks_.size(); ++i) {
     std::vector<uint64_t> dirty = disks_[i].session->log.Collect();
-    uint64_t chunks = 0;
-    for (uint64_t w : dirty) chunks += static_cast<uint64_t>(__builtin_popcountll(w));
+    uint64_t chunks = CountChunks(dirty);
     RETURN_IF_ERROR(ForEachRun(
         dirty, disks_[i].session->log.chunks(), kRunChunks,
         [&](uint64_t first, uint64_t count) { return SendRun(i, first, count, false); }));

@@ -111,7 +111,7 @@ Link LoopbackLink() {
 TEST_F(BlockMigrationEngine, TheTargetEqualsTheSourceAfterWritesDuringTheCopy) {
   std::unique_ptr<DiskWritingVm> vm = MakeVm();
   ASSERT_NE(vm, nullptr);
-  vm->StartWriter(1ull << 30, kDiskBytes / 4, 24ull << 20);
+  vm->StartWriter(kDiskBytes / 4, 24ull << 20);
   Link link = LoopbackLink();
   PlainReceiver receiver;
   bool committed = false;
@@ -167,7 +167,7 @@ void CutAfter(int source, int destination, uint64_t budget) {
 TEST_F(BlockMigrationEngine, ASecondMigrationResumesACopyCutOffHalfWay) {
   std::unique_ptr<DiskWritingVm> vm = MakeVm();
   ASSERT_NE(vm, nullptr);
-  vm->StartWriter(1ull << 30, kDiskBytes / 4, 8ull << 20);
+  vm->StartWriter(kDiskBytes / 4, 8ull << 20);
   {
     // The first attempt: the link drops after 20 MiB, in the middle of the disk.
     Link to_cut = LoopbackLink();

@@ -40,12 +40,11 @@ class DiskWritingVm final : public migration::MigratableVm {
 
   ~DiskWritingVm() override { StopWriter(); }
 
-  // The guest's I/O: up to `total` bytes of 1 MiB writes in order, round and
-  // round the disk's first `span` bytes, at `bytes_per_s`, until the pause or
-  // StopWriter; each request's data stamped with its number (so a stale copy
-  // of any chunk shows).
-  void StartWriter(uint64_t total, uint64_t span, uint64_t bytes_per_s) {
-    writer_ = std::thread([this, total, span, bytes_per_s] {
+  // The guest's I/O: 1 MiB writes in order, round and round the disk's first
+  // `span` bytes, at `bytes_per_s`, until StopWriter (held while paused); each
+  // request's data stamped with its number (so a stale copy of any chunk shows).
+  void StartWriter(uint64_t span, uint64_t bytes_per_s) {
+    writer_ = std::thread([this, span, bytes_per_s] {
       BlkRingDriver driver(rings_, *transport_, span);
       driver.Initialize();
       auto start = std::chrono::steady_clock::now();
@@ -69,7 +68,7 @@ class DiskWritingVm final : public migration::MigratableVm {
         return true;
       };
       Result<double> rate =
-          driver.Run({"writer", virtio_blk::kTypeOut, kRequestBytes, 1, true}, total, hooks);
+          driver.Run({"writer", virtio_blk::kTypeOut, kRequestBytes, 1, true}, ~0ull, hooks);
       writer_failed_.store(!rate.ok());
       bytes_written_.store(driver.completed() * kRequestBytes);
     });
